@@ -1,0 +1,177 @@
+"""Images in and out: load anything Pillow reads, resize, and convert to and from the network.
+
+The network sees (1, 3, H, W) arrays: BGR, 0-255, minus the VGG mean (how Caffe's VGG was
+trained). People see uint8 RGB arrays (H, W, 3).
+"""
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .backend import to_numpy
+from .vgg import VGG_MEAN_BGR
+
+MIN_SIDE = 16  # four 2x2 poolings lie between the image and relu5_1
+
+
+class ImageError(ValueError):
+    """An input image that cannot be used, with a one-line reason."""
+
+
+def load_image(src):
+    """uint8 RGB (H, W, 3) from a path, a PIL image or an array (gray, RGB or RGBA; any dtype).
+
+    EXIF orientation is applied; alpha is composited on white; 16-bit and float data are scaled.
+    """
+    if isinstance(src, np.ndarray):
+        return _array_to_rgb(src, "array")
+    if isinstance(src, Image.Image):
+        return _pil_to_rgb(src, "image")
+    path = Path(src)
+    if path.is_dir():
+        raise ImageError(f"{path} is a directory, not an image")
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return _pil_to_rgb(im, path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: refusing an image this large (a decompression bomb?)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: cannot read the image ({e})") from None
+
+
+def _pil_to_rgb(im, name):
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_rgb(np.asarray(im), name)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, im)
+    return _check_size(np.asarray(im.convert("RGB")), name)
+
+
+def _array_to_rgb(a, name):
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise ImageError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array, got {a.shape}")
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        top = 1.0 if a.max() <= 1.0 else 65535.0 if a.max() > 255 else 255.0
+        a = np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if a.shape[2] == 4:
+        alpha = a[:, :, 3:] / 255.0
+        a = (a[:, :, :3] * alpha + 255 * (1 - alpha) + 0.5).astype(np.uint8)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return _check_size(np.ascontiguousarray(a), name)
+
+
+def _check_size(rgb, name):
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageError(f"{name}: {w}x{h} pixels is too small (at least {MIN_SIDE} on each side)")
+    return rgb
+
+
+def fit_shape(h, w, max_side):
+    """(H, W) scaled so that the longer side is `max_side`, aspect kept."""
+    scale = max_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize(rgb, shape):
+    """uint8 RGB resized to (H, W) with a Lanczos filter."""
+    h, w = shape
+    if rgb.shape[:2] == (h, w):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.LANCZOS))
+
+
+def preprocess(rgb, xp=np, dtype=np.float32):
+    """uint8 RGB (H, W, 3) -> the network's input (1, 3, H, W): BGR, 0-255, minus the mean."""
+    bgr = rgb[:, :, ::-1].astype(np.float64) - np.array(VGG_MEAN_BGR)
+    return xp.asarray(bgr.transpose(2, 0, 1)[None], dtype=dtype)
+
+
+def deprocess(x):
+    """The inverse of preprocess, rounded and clipped to uint8 RGB (H, W, 3)."""
+    x = to_numpy(x)[0].transpose(1, 2, 0).astype(np.float64) + np.array(VGG_MEAN_BGR)
+    return np.clip(np.rint(x[:, :, ::-1]), 0, 255).astype(np.uint8)
+
+
+def pixel_bounds(shape, xp=np):
+    """Per-channel (low, high) of a preprocessed image: the values of pixels 0 and 255."""
+    mean = xp.asarray(VGG_MEAN_BGR).reshape(1, 3, 1, 1)
+    return xp.broadcast_to(-mean, shape), xp.broadcast_to(255.0 - mean, shape)
+
+
+def save_image(path, rgb):
+    """Write uint8 RGB atomically: a temp file beside `path`, then a rename."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unknown image extension {path.suffix!r} (use .png or .jpg)")
+    atomic_write(path, lambda f: Image.fromarray(rgb).save(f, format=fmt))
+
+
+def atomic_write(path, write):
+    """Call write(file) on a temp file in path's folder, then rename it over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- colour --------------------------------------------------------------------------------------
+
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def luminance(rgb):
+    """The Y of YIQ, as a gray uint8 RGB image: what luminance-only transfer optimises."""
+    y = rgb.astype(np.float64) @ _RGB_TO_YIQ[0]
+    return np.repeat(np.clip(np.rint(y), 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def keep_colors(stylized, content):
+    """Gatys et al. 2016, luminance-only transfer: the stylized Y with the content's I and Q."""
+    yiq_s = stylized.astype(np.float64) @ _RGB_TO_YIQ.T
+    yiq_c = resize(content, stylized.shape[:2]).astype(np.float64) @ _RGB_TO_YIQ.T
+    yiq = np.concatenate([yiq_s[:, :, :1], yiq_c[:, :, 1:]], axis=2)
+    return np.clip(np.rint(yiq @ np.linalg.inv(_RGB_TO_YIQ).T), 0, 255).astype(np.uint8)
+
+
+def match_colors(source, target):
+    """Recolour `source` so its pixels have the mean and covariance of `target`'s (linear map)."""
+    s = source.reshape(-1, 3).astype(np.float64)
+    t = target.reshape(-1, 3).astype(np.float64)
+    cov_s = np.cov(s, rowvar=False) + 1e-5 * np.eye(3)
+    cov_t = np.cov(t, rowvar=False) + 1e-5 * np.eye(3)
+    # A = cov_t^1/2 cov_s^-1/2 maps whitened source colours onto the target's covariance.
+    a = _sqrtm(cov_t) @ np.linalg.inv(_sqrtm(cov_s))
+    out = (s - s.mean(0)) @ a.T + t.mean(0)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(source.shape)
+
+
+def _sqrtm(c):
+    vals, vecs = np.linalg.eigh(c)
+    return vecs @ np.diag(np.sqrt(np.maximum(vals, 0))) @ vecs.T

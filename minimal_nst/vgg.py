@@ -1,0 +1,144 @@
+"""VGG-19 as data: a layer table that forward walks and backward replays in reverse."""
+
+import h5py
+
+from .backend import get_array_module
+from .layers import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv2d_backward,
+    conv2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+    relu_backward,
+    relu_forward,
+)
+
+# (name, kind, in_channels, out_channels): the 16 convolutions and 5 poolings of VGG-19, without
+# the fully connected layers. The paper's "conv4_2" is the response after its ReLU: relu4_2.
+_BLOCKS = [(1, 2, 3, 64), (2, 2, 64, 128), (3, 4, 128, 256), (4, 4, 256, 512), (5, 4, 512, 512)]
+VGG19_LAYERS = []
+for _block, _n_convs, _c_in, _c_out in _BLOCKS:
+    for _i in range(1, _n_convs + 1):
+        VGG19_LAYERS.append((f"conv{_block}_{_i}", "conv", _c_in if _i == 1 else _c_out, _c_out))
+        VGG19_LAYERS.append((f"relu{_block}_{_i}", "relu", _c_out, _c_out))
+    VGG19_LAYERS.append((f"pool{_block}", "pool", _c_out, _c_out))
+
+LAYER_NAMES = [name for name, *_ in VGG19_LAYERS]
+POOLS = {
+    "avg": (avg_pool2d_forward, avg_pool2d_backward),
+    "max": (max_pool2d_forward, max_pool2d_backward),
+}
+
+# The network expects what Caffe's VGG was trained on: BGR, 0-255, minus the ImageNet mean.
+VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+class VGG19:
+    """VGG-19's convolutional part. `weights[name] = (w, b)` with w: (C_out, C_in, 3, 3)."""
+
+    def __init__(self, weights, pooling="avg"):
+        if pooling not in POOLS:
+            raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+        self.weights = weights
+        self.pooling = pooling
+        self._tape = []  # (name, kind, cache) of the last forward, replayed by backward
+
+    @classmethod
+    def from_hdf5(cls, path, pooling="avg", dtype="float32", xp=None):
+        """Load Keras' `blockB_convL/blockB_convL_{W,b}_1:0` datasets.
+
+        Keras stores kernels HWIO (kh, kw, C_in, C_out) for TensorFlow; our matrix product wants
+        OIHW (C_out, C_in, kh, kw), so the layout is converted once, here, not at every step.
+        """
+        import numpy
+
+        xp = xp or numpy
+        weights = {}
+        with h5py.File(path, "r") as f:
+            for name, kind, c_in, c_out in VGG19_LAYERS:
+                if kind != "conv":
+                    continue
+                block, layer = name[4:].split("_")
+                keras = f"block{block}_conv{layer}"
+                w, b = (_dataset(f, f"{keras}/{keras}_{p}_1:0", path) for p in "Wb")
+                if w.shape != (3, 3, c_in, c_out) or b.shape != (c_out,):
+                    raise ValueError(f"{path}: {keras} has shape {w.shape}, expected "
+                                     f"{(3, 3, c_in, c_out)} (HWIO)")  # fmt: skip
+                w = numpy.ascontiguousarray(w.transpose(3, 2, 0, 1))
+                weights[name] = (xp.asarray(w, dtype=dtype), xp.asarray(b, dtype=dtype))
+        return cls(weights, pooling)
+
+    def to(self, xp, dtype=None):
+        """The same network with its weights in module `xp` (numpy or cupy) and `dtype`."""
+        dtype = dtype or next(iter(self.weights.values()))[0].dtype
+        weights = {
+            name: (xp.asarray(_host(w), dtype=dtype), xp.asarray(_host(b), dtype=dtype))
+            for name, (w, b) in self.weights.items()
+        }
+        return VGG19(weights, self.pooling)
+
+    def forward(self, x, layers):
+        """Run x (1, 3, H, W), preprocessed, up to the deepest of `layers`; return their outputs.
+
+        The caches of the layers run are kept, so `backward` can follow.
+        """
+        layers = set(layers)
+        check_layer_names(layers)
+        outputs, self._tape = {}, []
+        pool_forward = POOLS[self.pooling][0]
+        for name, kind, *_ in VGG19_LAYERS:
+            if not layers - outputs.keys():
+                break
+            if kind == "conv":
+                x, cache = conv2d_forward(x, *self.weights[name])
+            elif kind == "relu":
+                x, cache = relu_forward(x)
+            else:
+                x, cache = pool_forward(x)
+            self._tape.append((name, kind, cache))
+            if name in layers:
+                outputs[name] = x
+        return outputs
+
+    def backward(self, grads):
+        """d/dx of sum_l <grads[l], feature_l>, in one sweep from the deepest layer down.
+
+        A gradient entering at layer l joins the one flowing down from above it.
+        """
+        check_layer_names(grads)
+        ran = [name for name, *_ in self._tape]
+        missing = set(grads) - set(ran)
+        if missing:
+            raise ValueError(
+                f"backward for layers the last forward did not reach: {sorted(missing)}"
+            )
+        deepest = max(ran.index(name) for name in grads)
+        pool_backward = POOLS[self.pooling][1]
+        dx = None
+        for name, kind, cache in reversed(self._tape[: deepest + 1]):
+            if name in grads:
+                dx = grads[name] if dx is None else dx + grads[name]
+            if kind == "conv":
+                dx = conv2d_backward(dx, cache)
+            elif kind == "relu":
+                dx = relu_backward(dx, cache)
+            else:
+                dx = pool_backward(dx, cache)
+        return dx
+
+
+def check_layer_names(names):
+    unknown = sorted(set(names) - set(LAYER_NAMES))
+    if unknown:
+        raise ValueError(f"unknown layer(s) {', '.join(unknown)}; valid: {', '.join(LAYER_NAMES)}")
+
+
+def _dataset(f, key, path):
+    if key not in f:
+        raise KeyError(f"{path} has no dataset {key!r}: not Keras' VGG-19 '..._notop.h5' layout")
+    return f[key][()]
+
+
+def _host(a):
+    return a.get() if get_array_module(a).__name__ == "cupy" else a

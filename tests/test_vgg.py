@@ -1,0 +1,107 @@
+"""VGG-19 on the real weights, against the same network written with torch.nn.functional."""
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tF
+
+from conftest import rel_error
+from minimal_nst import VGG19, VGG19_LAYERS
+
+RELUS = [name for name, kind, *_ in VGG19_LAYERS if kind == "relu"]
+GRAD_LAYERS = {"relu1_1": 1.0, "relu2_1": 0.5, "relu3_1": 0.25, "relu4_2": 2.0, "relu5_1": 1.0}
+
+
+def torch_vgg_features(net, x, pooling):
+    """The oracle: VGG-19 in torch.nn.functional with the same (already OIHW) weights."""
+    feats = {}
+    for name, kind, *_ in VGG19_LAYERS:
+        if kind == "conv":
+            w, b = (torch.tensor(np.asarray(p)) for p in net.weights[name])
+            x = tF.conv2d(x, w, b, padding=1)
+        elif kind == "relu":
+            x = tF.relu(x)
+        else:
+            x = (tF.avg_pool2d if pooling == "avg" else tF.max_pool2d)(x, 2)
+        feats[name] = x
+    return feats
+
+
+@pytest.fixture(scope="module")
+def image():
+    """A non-square image with odd sides (floor-mode pooling at every stage), preprocessed-like."""
+    return np.random.default_rng(0).uniform(-120, 130, (1, 3, 37, 53))
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-9), (np.float32, 1e-4)])
+def test_features_and_gradient_agree_with_pytorch(xp, vgg_numpy, image, pooling, dtype, tol):
+    net = VGG19(vgg_numpy.weights, pooling).to(xp, dtype)
+    x = image.astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = torch_vgg_features(net.to(np, dtype), xt, pooling)
+
+    feats = net.forward(xp.asarray(x), RELUS)
+    for name in RELUS:
+        assert feats[name].dtype == dtype
+        assert rel_error(feats[name], ref[name].detach().numpy()) < tol, (
+            f"forward {name} went wrong"
+        )
+
+    # d/dx of sum_l c_l * sum(feature_l * r_l): gradients entering at five depths at once.
+    rng = np.random.default_rng(1)
+    weights = {
+        n: c * rng.standard_normal(ref[n].shape).astype(dtype) for n, c in GRAD_LAYERS.items()
+    }
+    sum(torch.sum(ref[n] * torch.tensor(g)) for n, g in weights.items()).backward()
+    net.forward(xp.asarray(x), weights)
+    dx = net.backward({n: xp.asarray(g) for n, g in weights.items()})
+    assert dx.dtype == dtype
+    assert rel_error(dx, xt.grad.numpy()) < tol, "backward went wrong"
+
+
+def test_forward_stops_at_the_deepest_requested_layer(vgg_numpy, image):
+    x = image.astype(np.float32)
+    out = vgg_numpy.forward(x, ["relu2_1", "relu1_1"])
+    assert set(out) == {"relu1_1", "relu2_1"}
+    assert [name for name, *_ in vgg_numpy._tape][-1] == "relu2_1"
+    assert out["relu2_1"].shape == (1, 128, 18, 26)
+
+
+def test_backward_sums_gradients_entering_at_different_depths(vgg_numpy, image):
+    x = image.astype(np.float64)
+    net = vgg_numpy.to(np, np.float64)
+    feats = net.forward(x, ["relu1_2", "relu3_1"])
+    g1, g3 = np.ones_like(feats["relu1_2"]), np.full_like(feats["relu3_1"], 0.3)
+    both = net.backward({"relu1_2": g1, "relu3_1": g3})
+    assert rel_error(both, net.backward({"relu1_2": g1}) + net.backward({"relu3_1": g3})) < 1e-12
+    assert g1.max() == 1.0, "backward must not modify the caller's gradient arrays"
+
+
+def test_backward_needs_a_forward_that_reached_the_layer(vgg_numpy, image):
+    vgg_numpy.forward(image.astype(np.float32), ["relu1_1"])
+    with pytest.raises(ValueError, match="did not reach"):
+        vgg_numpy.backward({"relu2_1": np.zeros((1, 128, 18, 26), np.float32)})
+
+
+def test_unknown_layer_names_list_the_valid_ones(vgg_numpy, image):
+    with pytest.raises(ValueError, match=r"unknown layer\(s\) conv9_9; valid: conv1_1, relu1_1"):
+        vgg_numpy.forward(image, ["conv4_2", "conv9_9"])
+
+
+def test_loader_names_the_missing_dataset_of_another_layout(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["features.0.weight"] = np.zeros((64, 3, 3, 3), np.float32)
+    with pytest.raises(KeyError, match="block1_conv1/block1_conv1_W_1:0"):
+        VGG19.from_hdf5(path)
+
+
+def test_loader_converts_keras_hwio_kernels_to_oihw(weights_path, vgg_numpy):
+    with h5py.File(weights_path) as f:
+        hwio = f["block3_conv2/block3_conv2_W_1:0"][()]
+    oihw = vgg_numpy.weights["conv3_2"][0]
+    assert hwio.shape == (3, 3, 256, 256) and oihw.shape == (256, 256, 3, 3)
+    assert oihw[7, 11, 0, 2] == hwio[0, 2, 11, 7]
+    assert len(vgg_numpy.weights) == 16
