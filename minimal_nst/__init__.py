@@ -1,6 +1,7 @@
 """minimal_nst: Gatys, Ecker & Bethge's neural style transfer, by hand, on NumPy or CuPy."""
 
 from .backend import get_array_module, get_backend
+from .losses import Objective
 from .vgg import VGG19, VGG19_LAYERS
 
-__all__ = ["VGG19", "VGG19_LAYERS", "get_array_module", "get_backend"]
+__all__ = ["Objective", "VGG19", "VGG19_LAYERS", "get_array_module", "get_backend"]

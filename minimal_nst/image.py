@@ -42,8 +42,8 @@ def load_image(src):
             with Image.open(path) as im:
                 im.load()
                 return _pil_to_rgb(im, path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: refusing an image this large (a decompression bomb?)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{path}: image too large to open safely ({e})") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:

@@ -63,8 +63,10 @@ class VGG19:
                 keras = f"block{block}_conv{layer}"
                 w, b = (_dataset(f, f"{keras}/{keras}_{p}_1:0", path) for p in "Wb")
                 if w.shape != (3, 3, c_in, c_out) or b.shape != (c_out,):
-                    raise ValueError(f"{path}: {keras} has shape {w.shape}, expected "
-                                     f"{(3, 3, c_in, c_out)} (HWIO)")  # fmt: skip
+                    raise ValueError(
+                        f"{path}: {keras} has shape {w.shape}, expected "
+                        f"{(3, 3, c_in, c_out)} (HWIO)"
+                    )
                 w = numpy.ascontiguousarray(w.transpose(3, 2, 0, 1))
                 weights[name] = (xp.asarray(w, dtype=dtype), xp.asarray(b, dtype=dtype))
         return cls(weights, pooling)

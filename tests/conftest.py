@@ -4,16 +4,10 @@ The only tests allowed to skip are the CuPy ones (marked `gpu`) on a machine wit
 other skip makes the session fail, so a missing piece can never hide behind a skip.
 """
 
-import numpy as np
 import pytest
 
 from minimal_nst.backend import cupy_unavailable_reason, get_backend
-
-
-def rel_error(a, b):
-    """max |a - b| / max |b|: the largest error relative to the scale of the reference."""
-    a, b = np.asarray(to_host(a), np.float64), np.asarray(to_host(b), np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+from minimal_nst.check import numeric_grad, rel_error  # noqa: F401  (shared with the tests)
 
 
 def to_host(a):

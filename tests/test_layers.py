@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as tF
 from scipy.signal import correlate
 
-from conftest import rel_error, to_host
+from conftest import numeric_grad, rel_error, to_host
 from minimal_nst.layers import (
     avg_pool2d_backward,
     avg_pool2d_forward,
@@ -21,20 +21,6 @@ from minimal_nst.layers import (
 # (N, C_in, H, W, C_out): odd sizes, C_in = 3 as for an image, and 1x1 maps.
 CONV_SHAPES = [(2, 3, 5, 4, 4), (1, 3, 7, 9, 2), (1, 4, 1, 1, 3), (2, 2, 6, 6, 5)]
 POOL_SHAPES = [(2, 3, 4, 6), (1, 2, 5, 7), (1, 3, 3, 2), (2, 1, 2, 2)]
-
-
-def numeric_grad(f, x, h=1e-5):
-    """Central finite differences of the scalar f at x (float64)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = f(x)
-        x[i] = old - h
-        minus = f(x)
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * h)
-    return grad
 
 
 def away_from_zero(rng, shape):

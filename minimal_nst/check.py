@@ -1,0 +1,131 @@
+"""`minimal-nst check`: gradient checks of every op and of the objective, on this machine's backend.
+
+Each backward pass is compared with float64 central finite differences; run it after installing
+on a new GPU. Prints PASS/FAIL per check with the measured error; exits 1 if any check fails.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from . import layers, losses
+from .backend import BackendError, get_backend, to_numpy
+
+
+def numeric_grad(f, x, h=1e-5, coords=None):
+    """Central finite differences of the scalar f at x, at `coords` (every element when None)."""
+    coords = list(np.ndindex(x.shape)) if coords is None else coords
+    grad = []
+    for i in coords:
+        old = float(x[i])
+        x[i] = old + h
+        plus = float(f(x))
+        x[i] = old - h
+        minus = float(f(x))
+        x[i] = old
+        grad.append((plus - minus) / (2 * h))
+    return np.array(grad)
+
+
+def rel_error(a, b):
+    """max |a - b| / max |b|."""
+    a, b = np.asarray(to_numpy(a), np.float64).ravel(), np.asarray(to_numpy(b), np.float64).ravel()
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def _op_check(xp, forward, backward, x, *params):
+    """Error of backward against finite differences of sum(forward(x) * dy)."""
+    y, cache = forward(x, *params)
+    dy = xp.asarray(np.random.default_rng(1).standard_normal(y.shape))
+    dx = backward(dy, cache)
+    return rel_error(dx, numeric_grad(lambda x: (forward(x, *params)[0] * dy).sum(), x))
+
+
+def _loss_check(loss, v):
+    """Error of a loss's own gradient, loss(v) -> (value, gradient), against finite differences."""
+    return rel_error(loss(v)[1], numeric_grad(lambda v: loss(v)[0], v))
+
+
+def _away_from_zero(xp, rng, shape):
+    """|values| >= 0.1 and no ties, so no finite-difference step crosses a kink."""
+    v = rng.permutation(np.prod(shape)).reshape(shape) * 0.1 + 0.1
+    return xp.asarray(v * rng.choice([-1.0, 1.0], size=shape))
+
+
+def checks(xp, weights=None):
+    """(name, function returning the measured error, tolerance) for every check."""
+    rng = np.random.default_rng(0)
+    x = _away_from_zero(xp, rng, (2, 3, 5, 7))
+    w, b = xp.asarray(rng.standard_normal((4, 3, 3, 3))), xp.asarray(rng.standard_normal(4))
+    F, P = xp.asarray(rng.random((6, 10))), xp.asarray(rng.random((6, 10)))
+    A = xp.asarray(rng.random((6, 6)))
+    L = layers
+    return [
+        ("conv2d_backward", lambda: _op_check(xp, L.conv2d_forward, L.conv2d_backward, x, w, b)),
+        ("relu_backward", lambda: _op_check(xp, L.relu_forward, L.relu_backward, x)),
+        (
+            "avg_pool2d_backward",
+            lambda: _op_check(xp, L.avg_pool2d_forward, L.avg_pool2d_backward, x),
+        ),
+        (
+            "max_pool2d_backward",
+            lambda: _op_check(xp, L.max_pool2d_forward, L.max_pool2d_backward, x),
+        ),
+        ("content_loss (Eq. 2)", lambda: _loss_check(lambda F: losses.content_loss(F, P), F)),
+        (
+            "style_layer_loss (Eq. 6)",
+            lambda: _loss_check(lambda F: losses.style_layer_loss(F, A), F),
+        ),
+        ("tv_loss", lambda: _loss_check(losses.tv_loss, x)),
+        ("Objective on VGG-19 (Eq. 7)", lambda: _objective_check(xp, weights)),
+    ]
+
+
+TOLERANCE = {"Objective on VGG-19 (Eq. 7)": 1e-6}  # 30 pixels through 16 layers; others 1e-7
+
+
+def _objective_check(xp, weights):
+    from .vgg import VGG19
+    from .weights import get_weights
+
+    net = VGG19.from_hdf5(get_weights(weights), dtype="float64", xp=xp)
+    rng = np.random.default_rng(2)
+    content, style, x = (xp.asarray(rng.uniform(-100, 120, (1, 3, 16, 20))) for _ in range(3))
+    objective = losses.Objective(net, content, [style], alpha=1.0, beta=1e3, tv_weight=1e-3)
+    grad = objective.loss_and_grad(x)[1]
+    coords = [tuple(int(v) for v in c) for c in zip(*(rng.integers(0, n, 30) for n in x.shape))]
+    numeric = numeric_grad(lambda x: objective.loss_and_grad(x)[0], x, h=1e-3, coords=coords)
+    return rel_error(xp.stack([grad[c] for c in coords]), numeric)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="minimal-nst check", description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
+    parser.add_argument("--weights", help="VGG-19 weights file (default: fetched and cached)")
+    args = parser.parse_args(argv)
+    try:
+        xp = get_backend(None if args.backend == "auto" else args.backend)
+    except BackendError as e:
+        print(f"minimal-nst check: error: {e}", file=sys.stderr)
+        return 2
+    print(f"gradient checks on {xp.__name__}, float64 central differences")
+    failed = 0
+    for name, measure in checks(xp, args.weights):
+        tol = TOLERANCE.get(name, 1e-7)
+        start = time.time()
+        try:
+            error = measure()
+            ok = error < tol
+            detail = f"max rel error {error:.1e} (tolerance {tol:.0e})"
+        except Exception as e:  # a check that crashes is a failed check, and the others still run
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'}  {name:<30} {detail}  [{time.time() - start:.1f} s]")
+    print(f"{'all checks passed' if not failed else f'{failed} check(s) FAILED'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
