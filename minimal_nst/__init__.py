@@ -2,6 +2,15 @@
 
 from .backend import get_array_module, get_backend
 from .losses import Objective
+from .stylize import Result, stylize
 from .vgg import VGG19, VGG19_LAYERS
 
-__all__ = ["Objective", "VGG19", "VGG19_LAYERS", "get_array_module", "get_backend"]
+__all__ = [
+    "Objective",
+    "Result",
+    "VGG19",
+    "VGG19_LAYERS",
+    "get_array_module",
+    "get_backend",
+    "stylize",
+]

@@ -1,0 +1,181 @@
+"""stylize() end to end on small generated images, and the image helpers it stands on."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minimal_nst import Objective, stylize
+from minimal_nst.image import (
+    deprocess,
+    fit_shape,
+    keep_colors,
+    load_image,
+    match_colors,
+    preprocess,
+    resize,
+)
+from minimal_nst.stylize import StylizeError, estimate_memory
+
+
+def generated_photo(h=48, w=64):
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 255 // w, yy * 255 // h, 255 - xx * 200 // w], axis=2)
+    rgb[(yy - h // 2) ** 2 + (xx - w // 2) ** 2 < (h // 4) ** 2] = (250, 240, 40)
+    return rgb.astype(np.uint8)
+
+
+def generated_stripes(side=40):
+    yy, xx = np.mgrid[0:side, 0:side]
+    stripes = ((xx + yy) // 5 % 2)[..., None] == 1
+    return np.where(stripes, [200, 30, 30], [20, 20, 120]).astype(np.uint8)
+
+
+def style_distance(net, image, style):
+    """The style term of Eq. 7 of `image` with respect to `style`."""
+    objective = Objective(net, None, [preprocess(style)], beta=1.0)
+    objective.loss_and_grad(preprocess(image))
+    return objective.terms["style"]
+
+
+@pytest.fixture(scope="module")
+def run(vgg_numpy):
+    photo, stripes = generated_photo(), generated_stripes()
+    result = stylize(photo, stripes, size=64, iterations=15, net=vgg_numpy)
+    return photo, stripes, result
+
+
+def test_loss_decreases_monotonically(run):
+    history = run[2].history
+    assert len(history) == 15
+    totals = [r["total"] for r in history]
+    assert all(b <= a for a, b in zip(totals, totals[1:])), totals
+    assert totals[-1] < 0.5 * totals[0]
+
+
+def test_output_leaves_the_content_and_moves_toward_the_style(run, vgg_numpy):
+    photo, stripes, result = run
+    assert result.image.shape == (48, 64, 3) and result.image.dtype == np.uint8
+    assert np.abs(result.image.astype(int) - photo).mean() > 5
+    assert style_distance(vgg_numpy, result.image, stripes) < 0.5 * style_distance(
+        vgg_numpy, photo, stripes
+    )
+
+
+def test_texture_synthesis_from_noise(vgg_numpy):
+    stripes = generated_stripes()
+    result = stylize(None, stripes, size=40, iterations=20, net=vgg_numpy, init="noise")
+    noise = stylize(None, stripes, size=40, iterations=1, net=vgg_numpy, init="noise")
+    assert result.image.shape == (40, 40, 3)
+    assert style_distance(vgg_numpy, result.image, stripes) < 0.5 * style_distance(
+        vgg_numpy, noise.image, stripes
+    )
+
+
+def test_noise_init_is_reproducible_by_seed(vgg_numpy):
+    photo, stripes = generated_photo(), generated_stripes()
+    a, b, c = (
+        stylize(photo, stripes, size=32, iterations=3, init="noise", seed=s, net=vgg_numpy)
+        for s in (1, 1, 2)
+    )
+    assert np.array_equal(a.image, b.image) and not np.array_equal(a.image, c.image)
+
+
+def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size(vgg_numpy):
+    photo, stripes = generated_photo(), generated_stripes()
+    records = []
+
+    def callback(record, image):
+        records.append((record, image().shape))
+
+    result = stylize(
+        photo, stripes, size=64, iterations=3, scales=2, net=vgg_numpy, callback=callback
+    )
+    assert [r["scale"] for r, _ in records] == [1, 1, 1, 2, 2, 2]
+    assert records[0][1] == (34, 45, 3) and records[-1][1] == (48, 64, 3)
+    assert result.image.shape == (48, 64, 3)
+
+
+def test_luminance_transfer_keeps_the_content_colours(vgg_numpy):
+    photo, stripes = generated_photo(), generated_stripes()
+    result = stylize(
+        photo, stripes, size=64, iterations=5, preserve_colors="luminance", net=vgg_numpy
+    )
+    to_iq = np.array([[0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]).T
+    assert np.abs(result.image @ to_iq - photo @ to_iq).mean() < 3.0
+
+
+def test_colour_matching_gives_the_targets_mean_and_covariance():
+    rng = np.random.default_rng(0)
+    source = rng.integers(60, 200, (30, 30, 3)).astype(np.uint8)
+    target = (generated_photo() * 0.5 + 60).astype(np.uint8)  # mid-range: no clipping at 0 or 255
+    out = match_colors(source, target).reshape(-1, 3).astype(float)
+    t = target.reshape(-1, 3).astype(float)
+    assert np.abs(out.mean(0) - t.mean(0)).max() < 2
+    assert np.abs(np.cov(out.T) - np.cov(t.T)).max() < 0.05 * np.abs(np.cov(t.T)).max()
+
+
+def test_keep_colors_takes_luma_from_one_and_chroma_from_the_other():
+    photo = generated_photo()
+    gray = np.repeat(photo.mean(2, keepdims=True), 3, axis=2).astype(np.uint8)
+    assert np.abs(keep_colors(photo, photo).astype(int) - photo).max() <= 2
+    assert keep_colors(gray, photo).std(axis=2).mean() > 10  # the colours came back
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(size=0), "size must be a positive integer"),
+        (dict(iterations=2.5), "iterations must be a positive integer"),
+        (dict(preserve_colors="sepia"), "preserve_colors"),
+        (dict(style_layers=["relu6_1"]), "unknown layer"),
+        (dict(size=12), "too small for relu5_1"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(vgg_numpy, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        stylize(generated_photo(), generated_stripes(), net=vgg_numpy, **kwargs)
+
+
+def test_memory_estimate_grows_with_the_image_and_refuses_the_impossible(vgg_numpy):
+    small, _ = estimate_memory((256, 256), [(256, 256)], deepest=29)
+    large, _ = estimate_memory((512, 512), [(512, 512)], deepest=29)
+    assert 3.5 < (large - 80e6) / (small - 80e6) < 4.5
+    with pytest.raises(StylizeError, match="needs about"):
+        stylize(generated_photo(), generated_stripes(), size=60000, net=vgg_numpy)
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+def test_preprocess_is_bgr_minus_the_mean_and_deprocess_inverts_it():
+    rgb = generated_photo()
+    x = preprocess(rgb)
+    assert x.shape == (1, 3, 48, 64) and x.dtype == np.float32
+    assert x[0, 0, 5, 7] == pytest.approx(rgb[5, 7, 2] - 103.939, abs=1e-4)  # B first
+    assert x[0, 2, 5, 7] == pytest.approx(rgb[5, 7, 0] - 123.68, abs=1e-4)
+    assert np.array_equal(deprocess(x), rgb)
+
+
+def test_load_applies_exif_orientation(tmp_path):
+    rgb = generated_photo()
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    im.save(tmp_path / "rotated.jpg", exif=exif)
+    assert load_image(tmp_path / "rotated.jpg").shape == (64, 48, 3)
+
+
+def test_load_handles_alpha_16_bit_and_arrays(tmp_path):
+    transparent = np.zeros((20, 20, 4), np.uint8)
+    Image.fromarray(transparent).save(tmp_path / "clear.png")
+    assert (load_image(tmp_path / "clear.png") == 255).all()  # composited on white
+    gray16 = np.full((20, 30), 65535, np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "g16.png")
+    assert (load_image(tmp_path / "g16.png") == 255).all()
+    assert load_image(np.ones((20, 20), np.float32)).max() == 255
+    assert load_image(Image.new("L", (20, 18), 7)).shape == (18, 20, 3)
+
+
+def test_fit_shape_and_resize_keep_the_aspect():
+    assert fit_shape(48, 64, 32) == (24, 32)
+    assert resize(generated_photo(), (24, 32)).shape == (24, 32, 3)
