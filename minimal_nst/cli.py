@@ -121,6 +121,12 @@ def build_parser():
 
     run = p.add_argument_group("running")
     run.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
+    run.add_argument(
+        "--conv",
+        choices=["im2col", "winograd"],
+        default="im2col",
+        help="convolution algorithm: winograd does 2.25x fewer multiplications (faster on a CPU)",
+    )
     run.add_argument("--weights", help="VGG-19 weights file (default: fetched and cached)")
     run.add_argument(
         "--save-every",
@@ -194,6 +200,7 @@ def run(args):
         tv_weight=args.tv_weight,
         init=args.init,
         pooling=args.pooling,
+        conv=args.conv,
         seed=args.seed,
         style_blend_weights=args.style_blend_weights,
         content_layers=split(args.content_layers),

@@ -8,10 +8,13 @@ from .backend import get_array_module
 
 # -- convolution: 3x3 (any kh x kw), stride 1, zero padding --------------------------------------
 #
-# im2col turns the convolution into one matrix product: each output pixel's receptive field
-# becomes a column, so y = W @ cols with W of shape (C_out, C_in*kh*kw).  The columns are built
-# from kh*kw shifted views of the padded input (one contiguous copy), and the backward pass folds
-# the column gradients back with the same kh*kw shifted adds.
+# im2col turns the convolution into a matrix product: each output pixel's receptive field becomes
+# a column, so y = W @ cols with W of shape (C_out, C_in*kh*kw).  The columns are built from kh*kw
+# shifted views of the padded input; the backward pass folds column gradients back with the same
+# kh*kw shifted adds (col2im).  The columns are 9x the input, so they are built a block of output
+# rows at a time: a cache-sized block is faster than one huge buffer and keeps the peak memory low.
+
+BLOCK_ELEMENTS = {"numpy": 1 << 21, "cupy": 1 << 26}  # cols per block: 8 MiB on a CPU (float32)
 
 
 def conv2d_forward(x, w, b, pad=1):
@@ -23,10 +26,15 @@ def conv2d_forward(x, w, b, pad=1):
     N, C, H, W = x.shape
     F, _, kh, kw = w.shape
     Ho, Wo = H + 2 * pad - kh + 1, W + 2 * pad - kw + 1
-    cols = _im2col(x, kh, kw, pad)
-    y = xp.matmul(w.reshape(F, C * kh * kw), cols.reshape(N, C * kh * kw, Ho * Wo))
-    y += b.reshape(F, 1)
-    return y.reshape(N, F, Ho, Wo), (x, w, pad)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    w_mat = w.reshape(F, C * kh * kw)
+    y = xp.empty((N, F, Ho, Wo), dtype=x.dtype)
+    for n in range(N):
+        for r0, r1 in _row_blocks(xp, Ho, C * kh * kw * Wo):
+            cols = _im2col(x_pad[n], kh, kw, r0, r1, Wo)
+            y[n, :, r0:r1] = (w_mat @ cols).reshape(F, r1 - r0, Wo)
+    y += b.reshape(F, 1, 1)
+    return y, (x, w, pad)
 
 
 def conv2d_backward(dy, cache, weight_grads=False):
@@ -39,40 +47,138 @@ def conv2d_backward(dy, cache, weight_grads=False):
     xp = get_array_module(dy)
     N, F, Ho, Wo = dy.shape
     _, C, kh, kw = w.shape
-    dy_mat = dy.reshape(N, F, Ho * Wo)
-    dcols = xp.matmul(w.reshape(F, C * kh * kw).T, dy_mat)
-    dx = _col2im(dcols.reshape(N, C, kh, kw, Ho, Wo), x.shape, pad)
+    H, W = x.shape[2:]
+    w_mat = w.reshape(F, C * kh * kw)
+    dx_pad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dy.dtype)
+    dw = xp.zeros_like(w_mat) if weight_grads else None
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if weight_grads else None
+    for n in range(N):
+        for r0, r1 in _row_blocks(xp, Ho, C * kh * kw * Wo):
+            dy_block = dy[n, :, r0:r1].reshape(F, (r1 - r0) * Wo)
+            dcols = (w_mat.T @ dy_block).reshape(C, kh, kw, r1 - r0, Wo)
+            for i in range(kh):  # col2im: each shifted block goes back where it came from
+                for j in range(kw):
+                    dx_pad[n, :, r0 + i : r1 + i, j : j + Wo] += dcols[:, i, j]
+            if weight_grads:
+                dw += dy_block @ _im2col(x_pad[n], kh, kw, r0, r1, Wo).T
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
     if not weight_grads:
         return dx
-    cols = _im2col(x, kh, kw, pad).reshape(N, C * kh * kw, Ho * Wo)
-    dw = xp.matmul(dy_mat, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    db = dy.sum(axis=(0, 2, 3))
-    return dx, dw, db
+    return dx, dw.reshape(w.shape), dy.sum(axis=(0, 2, 3))
 
 
-def _im2col(x, kh, kw, pad):
-    """(N, C, H, W) -> cols (N, C, kh, kw, Ho, Wo): cols[:, :, i, j] is x_pad shifted by (i, j)."""
+def _im2col(x_pad, kh, kw, r0, r1, Wo):
+    """Columns of output rows r0..r1: (C*kh*kw, (r1-r0)*Wo), row (c, i, j) = x_pad[c] shifted."""
+    xp = get_array_module(x_pad)
+    C = x_pad.shape[0]
+    cols = xp.empty((C, kh, kw, r1 - r0, Wo), dtype=x_pad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = x_pad[:, r0 + i : r1 + i, j : j + Wo]
+    return cols.reshape(C * kh * kw, (r1 - r0) * Wo)
+
+
+def _row_blocks(xp, rows, elements_per_row):
+    """(r0, r1) ranges covering `rows`, each holding about BLOCK_ELEMENTS column elements."""
+    step = max(1, BLOCK_ELEMENTS.get(xp.__name__, 1 << 21) // elements_per_row)
+    return [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
+
+
+# -- the same convolution by Winograd's F(2x2, 3x3) (Lavin & Gray 2016), opt-in ------------------
+#
+# A 2x2 output tile comes from a 4x4 input tile d as Y = A^T [U * (B^T d B)] A, where U = G w G^T
+# is the kernel transformed once: 16 multiplications per tile and channel pair instead of 36.
+# Summed over input channels, the 16 elementwise products become 16 matrix products.
+# The gradient of a convolution is the convolution of dy with the kernel flipped and its
+# channels swapped, so the backward pass is the same algorithm with other transformed kernels.
+
+_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+
+
+def winograd_kernels(w):
+    """w: (F, C, 3, 3) -> (U, U_flipped), each (16, F, C) resp. (16, C, F): G w G^T per pair."""
+    xp = get_array_module(w)
+    G = xp.asarray(_G, dtype=w.dtype)
+
+    def transform(k):  # (F, C, 3, 3) -> (16, F, C)
+        U = G @ k @ G.T
+        return xp.ascontiguousarray(U.transpose(2, 3, 0, 1).reshape(16, *k.shape[:2]))
+
+    return transform(w), transform(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+
+def conv2d_winograd_forward(x, kernels, b):
+    """conv2d_forward(x, w, b, pad=1) for a 3x3 w, given kernels = winograd_kernels(w)."""
+    y = _winograd(x, kernels[0])
+    y += b.reshape(-1, 1, 1)
+    return y, kernels[1]
+
+
+def conv2d_winograd_backward(dy, cache):
+    """dx: the convolution of dy with the flipped, channel-swapped kernel."""
+    return _winograd(dy, cache)
+
+
+def _winograd(x, U):
+    """sum_c x[:, c] (*) kernel[:, c], 3x3, pad 1, with U: (16, F, C) transformed kernels."""
     xp = get_array_module(x)
     N, C, H, W = x.shape
-    Ho, Wo = H + 2 * pad - kh + 1, W + 2 * pad - kw + 1
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = xp.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, i, j] = x_pad[:, :, i : i + Ho, j : j + Wo]
-    return cols
+    F = U.shape[1]
+    Th, Tw = (H + 1) // 2, (W + 1) // 2  # tiles; an odd side gets one zero row/column more
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (1, 1 + 2 * Th - H), (1, 1 + 2 * Tw - W)))
+    y = xp.empty((N, F, 2 * Th, 2 * Tw), dtype=x.dtype)
+    for n in range(N):
+        for t0, t1 in _row_blocks(xp, Th, 16 * max(C, F) * Tw):
+            rows = t1 - t0
+            V = xp.empty((4, 4, C, rows, Tw), dtype=x.dtype)
+            _winograd_input(x_pad[n, :, 2 * t0 : 2 * t1 + 2], V)
+            M = xp.matmul(U, V.reshape(16, C, -1)).reshape(4, 4, F, rows, Tw)
+            out = y[n, :, 2 * t0 : 2 * t1].reshape(F, rows, 2, Tw, 2)
+            _winograd_output(M, out)
+    return y[:, :, :H, :W]
 
 
-def _col2im(dcols, x_shape, pad):
-    """The adjoint of _im2col: add each shifted column block back where it came from."""
-    xp = get_array_module(dcols)
-    N, C, kh, kw, Ho, Wo = dcols.shape
-    H, W = x_shape[2:]
-    dx_pad = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dx_pad[:, :, i : i + Ho, j : j + Wo] += dcols[:, :, i, j]
-    return dx_pad[:, :, pad : pad + H, pad : pad + W]
+def _winograd_input(d, V):
+    """V = B^T d B for every 4x4 tile (stride 2) of d: (C, 2r + 2, 2 Tw + 2) -> V: (4, 4, C, r, Tw).
+
+    The columns are split into even and odd first, so that every tap is a contiguous slice.
+    """
+    xp = get_array_module(d)
+    rows, Tw = V.shape[3:]
+    even, odd = xp.ascontiguousarray(d[:, :, 0::2]), xp.ascontiguousarray(d[:, :, 1::2])
+    t = xp.empty((4, *d.shape[:2], Tw), dtype=d.dtype)
+    _bt([even[:, :, :Tw], odd[:, :, :Tw], even[:, :, 1 : Tw + 1], odd[:, :, 1 : Tw + 1]], t)
+    for b in range(4):  # the columns are done; now along the rows
+        _bt([t[b, :, k : k + 2 * rows : 2] for k in range(4)], V[:, b])
+
+
+def _bt(taps, out):
+    """out[i] = (row i of B^T) . taps, with B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0],
+    [0, 1, 0, -1]]."""
+    xp = get_array_module(out)
+    d0, d1, d2, d3 = taps
+    xp.subtract(d0, d2, out=out[0])
+    xp.add(d1, d2, out=out[1])
+    xp.subtract(d2, d1, out=out[2])
+    xp.subtract(d1, d3, out=out[3])
+
+
+def _winograd_output(M, out):
+    """A^T M A per tile, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; out: (F, rows, 2, Tw, 2)."""
+    xp = get_array_module(M)
+    rows = xp.empty((2, 4, *M.shape[2:]), dtype=M.dtype)
+    _at(M, rows)  # along the tiles' rows
+    for i in range(2):
+        _at(rows[i], [out[:, :, i, :, 0], out[:, :, i, :, 1]])  # ... columns
+
+
+def _at(m, out):
+    """out[0] = m0 + m1 + m2, out[1] = m1 - m2 - m3 (the rows of A^T applied)."""
+    xp = get_array_module(m)
+    xp.add(m[0], m[1], out=out[0])
+    out[0] += m[2]
+    xp.subtract(m[1], m[2], out=out[1])
+    out[1] -= m[3]
 
 
 # -- ReLU ----------------------------------------------------------------------------------------
@@ -103,9 +209,19 @@ def _windows(x, k):
     return x[:, :, : Ho * k, : Wo * k].reshape(N, C, Ho, k, Wo, k)
 
 
+def _offsets(x, k):
+    """The k*k strided views x[:, :, i::k, j::k] (floor mode): pixel (i, j) of every window."""
+    Ho, Wo = _windows(x, k).shape[2], _windows(x, k).shape[4]
+    return [x[:, :, i : Ho * k : k, j : Wo * k : k] for i in range(k) for j in range(k)]
+
+
 def avg_pool2d_forward(x, k=2):
     """y = mean of each k x k window. x: (N, C, H, W) -> y: (N, C, H//k, W//k)."""
-    return _windows(x, k).mean(axis=(3, 5)), (x.shape, k)
+    views = _offsets(x, k)
+    y = views[0] * (1.0 / (k * k))
+    for v in views[1:]:
+        y += v * (1.0 / (k * k))
+    return y, (x.shape, k)
 
 
 def avg_pool2d_backward(dy, cache):
@@ -113,7 +229,9 @@ def avg_pool2d_backward(dy, cache):
     x_shape, k = cache
     xp = get_array_module(dy)
     dx = xp.zeros(x_shape, dtype=dy.dtype)
-    _windows(dx, k)[...] = (dy / (k * k))[:, :, :, None, :, None]
+    share = dy * (1.0 / (k * k))
+    for view in _offsets(dx, k):
+        view[...] = share
     return dx
 
 

@@ -73,6 +73,7 @@ def stylize(
     tv_weight=0.0,
     init="content",
     pooling="avg",
+    conv="im2col",
     seed=0,
     style_blend_weights=None,
     content_layers=CONTENT_LAYERS,
@@ -95,6 +96,7 @@ def stylize(
     coarse to fine by factors of sqrt(2). init: "content", "noise" or an image (path/array).
     preserve_colors: "none", "luminance" (style the luminance only, keep the content's colours;
     Gatys et al. 2016) or "histogram" (recolour the style images to the content's colours first).
+    conv: "im2col" or "winograd" (the same convolution with 2.25x fewer multiplications).
     callback(record, image_fn) is called after every iteration; image_fn() gives the image so far.
     beta: None gives DEFAULT_BETA * (size / 256)^2. The content loss (Eq. 1) is a sum over pixels
     while E_l (Eq. 4) is normalised, so beta must grow with the image's area to keep one balance.
@@ -119,7 +121,7 @@ def stylize(
     check_memory(out_shape, style_shapes, deepest, xp)
 
     if net is None:
-        net = VGG19.from_hdf5(get_weights(weights), pooling=pooling, xp=xp, dtype=dtype)
+        net = VGG19.from_hdf5(get_weights(weights), pooling, dtype, xp, conv)
     weights_eq7 = dict(
         alpha=alpha,
         beta=beta,

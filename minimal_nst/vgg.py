@@ -8,10 +8,13 @@ from .layers import (
     avg_pool2d_forward,
     conv2d_backward,
     conv2d_forward,
+    conv2d_winograd_backward,
+    conv2d_winograd_forward,
     max_pool2d_backward,
     max_pool2d_forward,
     relu_backward,
     relu_forward,
+    winograd_kernels,
 )
 
 # (name, kind, in_channels, out_channels): the 16 convolutions and 5 poolings of VGG-19, without
@@ -25,6 +28,10 @@ for _block, _n_convs, _c_in, _c_out in _BLOCKS:
     VGG19_LAYERS.append((f"pool{_block}", "pool", _c_out, _c_out))
 
 LAYER_NAMES = [name for name, *_ in VGG19_LAYERS]
+CONVS = {  # both compute the same 3x3 convolution; Winograd does 2.25x fewer multiplications
+    "im2col": (conv2d_forward, conv2d_backward),
+    "winograd": (conv2d_winograd_forward, conv2d_winograd_backward),
+}
 POOLS = {
     "avg": (avg_pool2d_forward, avg_pool2d_backward),
     "max": (max_pool2d_forward, max_pool2d_backward),
@@ -35,17 +42,24 @@ VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 class VGG19:
-    """VGG-19's convolutional part. `weights[name] = (w, b)` with w: (C_out, C_in, 3, 3)."""
+    """VGG-19's convolutional part. `weights[name] = (w, b)` with w: (C_out, C_in, 3, 3).
 
-    def __init__(self, weights, pooling="avg"):
+    conv: "im2col" (the default) or "winograd"; the Winograd kernels are transformed once, here.
+    """
+
+    def __init__(self, weights, pooling="avg", conv="im2col"):
         if pooling not in POOLS:
             raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
-        self.weights = weights
-        self.pooling = pooling
+        if conv not in CONVS:
+            raise ValueError(f"conv must be 'im2col' or 'winograd', not {conv!r}")
+        self.weights, self.pooling, self.conv = weights, pooling, conv
+        self._conv_args = weights
+        if conv == "winograd":
+            self._conv_args = {name: (winograd_kernels(w), b) for name, (w, b) in weights.items()}
         self._tape = []  # (name, kind, cache) of the last forward, replayed by backward
 
     @classmethod
-    def from_hdf5(cls, path, pooling="avg", dtype="float32", xp=None):
+    def from_hdf5(cls, path, pooling="avg", dtype="float32", xp=None, conv="im2col"):
         """Load Keras' `blockB_convL/blockB_convL_{W,b}_1:0` datasets.
 
         Keras stores kernels HWIO (kh, kw, C_in, C_out) for TensorFlow; our matrix product wants
@@ -69,7 +83,7 @@ class VGG19:
                     )
                 w = numpy.ascontiguousarray(w.transpose(3, 2, 0, 1))
                 weights[name] = (xp.asarray(w, dtype=dtype), xp.asarray(b, dtype=dtype))
-        return cls(weights, pooling)
+        return cls(weights, pooling, conv)
 
     def to(self, xp, dtype=None):
         """The same network with its weights in module `xp` (numpy or cupy) and `dtype`."""
@@ -78,7 +92,7 @@ class VGG19:
             name: (xp.asarray(_host(w), dtype=dtype), xp.asarray(_host(b), dtype=dtype))
             for name, (w, b) in self.weights.items()
         }
-        return VGG19(weights, self.pooling)
+        return VGG19(weights, self.pooling, self.conv)
 
     def forward(self, x, layers):
         """Run x (1, 3, H, W), preprocessed, up to the deepest of `layers`; return their outputs.
@@ -88,12 +102,12 @@ class VGG19:
         layers = set(layers)
         check_layer_names(layers)
         outputs, self._tape = {}, []
-        pool_forward = POOLS[self.pooling][0]
+        conv_forward, pool_forward = CONVS[self.conv][0], POOLS[self.pooling][0]
         for name, kind, *_ in VGG19_LAYERS:
             if not layers - outputs.keys():
                 break
             if kind == "conv":
-                x, cache = conv2d_forward(x, *self.weights[name])
+                x, cache = conv_forward(x, *self._conv_args[name])
             elif kind == "relu":
                 x, cache = relu_forward(x)
             else:
@@ -116,13 +130,13 @@ class VGG19:
                 f"backward for layers the last forward did not reach: {sorted(missing)}"
             )
         deepest = max(ran.index(name) for name in grads)
-        pool_backward = POOLS[self.pooling][1]
+        conv_backward, pool_backward = CONVS[self.conv][1], POOLS[self.pooling][1]
         dx = None
         for name, kind, cache in reversed(self._tape[: deepest + 1]):
             if name in grads:
                 dx = grads[name] if dx is None else dx + grads[name]
             if kind == "conv":
-                dx = conv2d_backward(dx, cache)
+                dx = conv_backward(dx, cache)
             elif kind == "relu":
                 dx = relu_backward(dx, cache)
             else:

@@ -12,10 +12,13 @@ from minimal_nst.layers import (
     avg_pool2d_forward,
     conv2d_backward,
     conv2d_forward,
+    conv2d_winograd_backward,
+    conv2d_winograd_forward,
     max_pool2d_backward,
     max_pool2d_forward,
     relu_backward,
     relu_forward,
+    winograd_kernels,
 )
 
 # (N, C_in, H, W, C_out): odd sizes, C_in = 3 as for an image, and 1x1 maps.
@@ -48,6 +51,17 @@ def test_conv2d_backward_matches_finite_differences(N, C, H, W, F):
     assert rel_error(dw, numeric_grad(lambda w: np.sum(conv2d_forward(x, w, b)[0] * dy), w)) < 1e-7
     assert rel_error(db, numeric_grad(lambda b: np.sum(conv2d_forward(x, w, b)[0] * dy), b)) < 1e-7
     assert np.array_equal(conv2d_backward(dy, conv2d_forward(x, w, b)[1]), dx)
+
+
+@pytest.mark.parametrize("N,C,H,W,F", CONV_SHAPES)
+def test_winograd_conv2d_backward_matches_finite_differences(N, C, H, W, F):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, 3, 3)), rng.random(F)
+    dy = rng.standard_normal((N, F, H, W))
+    kernels = winograd_kernels(w)
+    dx = conv2d_winograd_backward(dy, conv2d_winograd_forward(x, kernels, b)[1])
+    numeric = numeric_grad(lambda x: np.sum(conv2d_winograd_forward(x, kernels, b)[0] * dy), x)
+    assert rel_error(dx, numeric) < 1e-7
 
 
 def test_relu_backward_matches_finite_differences():
@@ -104,6 +118,14 @@ def test_conv2d_forward_matches_naive(N, C, H, W, F):
     assert rel_error(conv2d_forward(x, w, b)[0], conv2d_naive(x, w, b)) < 1e-12
 
 
+@pytest.mark.parametrize("N,C,H,W,F", CONV_SHAPES)
+def test_winograd_conv2d_forward_matches_naive(N, C, H, W, F):
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, 3, 3)), rng.random(F)
+    y = conv2d_winograd_forward(x, winograd_kernels(w), b)[0]
+    assert rel_error(y, conv2d_naive(x, w, b)) < 1e-12
+
+
 @pytest.mark.parametrize("shape", POOL_SHAPES)
 def test_pool_and_relu_forwards_match_naive(shape):
     x = np.random.default_rng(4).standard_normal(shape)
@@ -137,9 +159,18 @@ TORCH_OPS = {
 }
 
 
+def im2col_conv(xp, x, w, b):
+    return conv2d_forward(x, w, b), conv2d_backward
+
+
+def winograd_conv(xp, x, w, b):
+    return conv2d_winograd_forward(x, winograd_kernels(w), b), conv2d_winograd_backward
+
+
+@pytest.mark.parametrize("conv", [im2col_conv, winograd_conv], ids=["im2col", "winograd"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("N,C,H,W,F", CONV_SHAPES)
-def test_conv2d_agrees_with_pytorch(xp, dtype, N, C, H, W, F):
+def test_conv2d_agrees_with_pytorch(xp, dtype, N, C, H, W, F, conv):
     rng = np.random.default_rng(5)
     x, w, b = (rng.standard_normal(s).astype(dtype) for s in [(N, C, H, W), (F, C, 3, 3), (F,)])
     dy = rng.standard_normal((N, F, H, W)).astype(dtype)
@@ -147,8 +178,8 @@ def test_conv2d_agrees_with_pytorch(xp, dtype, N, C, H, W, F):
         lambda x, w, b: tF.conv2d(x, w, b, padding=1), x, dy, w, b
     )
 
-    y, cache = conv2d_forward(xp.asarray(x), xp.asarray(w), xp.asarray(b))
-    dx = conv2d_backward(xp.asarray(dy), cache)
+    (y, cache), backward = conv(xp, xp.asarray(x), xp.asarray(w), xp.asarray(b))
+    dx = backward(xp.asarray(dy), cache)
 
     assert y.dtype == dtype and dx.dtype == dtype
     assert rel_error(y, y_ref) < TOLERANCE[dtype], "forward went wrong"

@@ -19,10 +19,11 @@ def image():
     return np.random.default_rng(0).uniform(-120, 130, (1, 3, 37, 53))
 
 
+@pytest.mark.parametrize("conv", ["im2col", "winograd"])
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-9), (np.float32, 1e-4)])
-def test_features_and_gradient_agree_with_pytorch(xp, vgg_numpy, image, pooling, dtype, tol):
-    net = VGG19(vgg_numpy.weights, pooling).to(xp, dtype)
+def test_features_and_gradient_agree_with_pytorch(xp, vgg_numpy, image, pooling, dtype, tol, conv):
+    net = VGG19(vgg_numpy.weights, pooling, conv).to(xp, dtype)
     x = image.astype(dtype)
     xt = torch.tensor(x, requires_grad=True)
     ref = torch_vgg_features(net.to(np, dtype).weights, xt, pooling)
