@@ -347,5 +347,6 @@ def test_help_documents_every_option(tmp_path):
         "--backend",
         "--scales",
         "--weights",
+        "--conv",
     ]:
         assert option in proc.stdout
