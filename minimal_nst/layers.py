@@ -89,34 +89,32 @@ def _row_blocks(xp, rows, elements_per_row):
 # A 2x2 output tile comes from a 4x4 input tile d as Y = A^T [U * (B^T d B)] A, where U = G w G^T
 # is the kernel transformed once: 16 multiplications per tile and channel pair instead of 36.
 # Summed over input channels, the 16 elementwise products become 16 matrix products.
-# The gradient of a convolution is the convolution of dy with the kernel flipped and its
-# channels swapped, so the backward pass is the same algorithm with other transformed kernels.
+# The gradient of a convolution is the convolution of dy with the kernel flipped and its channels
+# swapped; flipping the kernel is the same as flipping the image before and after, so the
+# backward pass reuses U with its channels swapped (a transposed view, no second copy).
 
 _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
 
 
 def winograd_kernels(w):
-    """w: (F, C, 3, 3) -> (U, U_flipped), each (16, F, C) resp. (16, C, F): G w G^T per pair."""
+    """w: (F, C, 3, 3) -> U: (16, F, C), U[4a + b] = (G w G^T)[a, b] for every channel pair."""
     xp = get_array_module(w)
     G = xp.asarray(_G, dtype=w.dtype)
-
-    def transform(k):  # (F, C, 3, 3) -> (16, F, C)
-        U = G @ k @ G.T
-        return xp.ascontiguousarray(U.transpose(2, 3, 0, 1).reshape(16, *k.shape[:2]))
-
-    return transform(w), transform(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    U = G @ w @ G.T  # (F, C, 4, 4)
+    return xp.ascontiguousarray(U.transpose(2, 3, 0, 1).reshape(16, *w.shape[:2]))
 
 
-def conv2d_winograd_forward(x, kernels, b):
-    """conv2d_forward(x, w, b, pad=1) for a 3x3 w, given kernels = winograd_kernels(w)."""
-    y = _winograd(x, kernels[0])
+def conv2d_winograd_forward(x, U, b):
+    """conv2d_forward(x, w, b, pad=1) for a 3x3 w, given U = winograd_kernels(w)."""
+    y = _winograd(x, U)
     y += b.reshape(-1, 1, 1)
-    return y, kernels[1]
+    return y, U
 
 
-def conv2d_winograd_backward(dy, cache):
-    """dx: the convolution of dy with the flipped, channel-swapped kernel."""
-    return _winograd(dy, cache)
+def conv2d_winograd_backward(dy, U):
+    """dx = flip(conv(flip(dy), w with channels swapped)), flip reversing both image axes."""
+    flipped = dy[:, :, ::-1, ::-1]
+    return _winograd(flipped, U.transpose(0, 2, 1))[:, :, ::-1, ::-1]
 
 
 def _winograd(x, U):

@@ -53,9 +53,7 @@ class VGG19:
         if conv not in CONVS:
             raise ValueError(f"conv must be 'im2col' or 'winograd', not {conv!r}")
         self.weights, self.pooling, self.conv = weights, pooling, conv
-        self._conv_args = weights
-        if conv == "winograd":
-            self._conv_args = {name: (winograd_kernels(w), b) for name, (w, b) in weights.items()}
+        self._winograd = {}  # layer name -> (transformed kernels, b), made on first use
         self._tape = []  # (name, kind, cache) of the last forward, replayed by backward
 
     @classmethod
@@ -94,6 +92,14 @@ class VGG19:
         }
         return VGG19(weights, self.pooling, self.conv)
 
+    def _conv_args(self, name):
+        if self.conv == "im2col":
+            return self.weights[name]
+        if name not in self._winograd:
+            w, b = self.weights[name]
+            self._winograd[name] = (winograd_kernels(w), b)
+        return self._winograd[name]
+
     def forward(self, x, layers):
         """Run x (1, 3, H, W), preprocessed, up to the deepest of `layers`; return their outputs.
 
@@ -107,7 +113,7 @@ class VGG19:
             if not layers - outputs.keys():
                 break
             if kind == "conv":
-                x, cache = conv_forward(x, *self._conv_args[name])
+                x, cache = conv_forward(x, *self._conv_args(name))
             elif kind == "relu":
                 x, cache = relu_forward(x)
             else:

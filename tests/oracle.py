@@ -7,10 +7,12 @@ import torch.nn.functional as tF
 from minimal_nst import VGG19_LAYERS
 
 
-def torch_vgg_features(weights, x, pooling="avg"):
-    """Every layer's output of VGG-19 in torch.nn.functional, with the same OIHW weights."""
+def torch_vgg_features(weights, x, pooling="avg", until="pool5"):
+    """Every layer's output of VGG-19, up to `until`, in torch.nn.functional (same OIHW weights)."""
     feats = {}
     for name, kind, *_ in VGG19_LAYERS:
+        if until in feats:
+            break
         if kind == "conv":
             w, b = (torch.tensor(np.asarray(p)) for p in weights[name])
             x = tF.conv2d(x, w, b, padding=1)
