@@ -139,17 +139,22 @@ def build(impl, size, device):
 
 
 def worker(impl, size, device, evals, iterations, threads):
-    """Time evaluations and L-BFGS iterations of one implementation; print one JSON line."""
-    import torch
+    """Time evaluations and L-BFGS iterations of one implementation; print one JSON line.
 
+    Only the PyTorch worker imports torch, so the others' memory is their own; NumPy's BLAS
+    threads are set through the environment by the driver.
+    """
     from minimal_nst.stylize import _lbfgs
 
-    torch.set_num_threads(threads)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # fp32 both
+    if impl == "pytorch":
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # fp32
     objective, x, xp, sync = build(impl, size, device)
     objective.loss_and_grad(x)  # warm-up
     sync()
-    if device == "gpu":
+    if device == "gpu" and impl == "pytorch":
         torch.cuda.reset_peak_memory_stats()
     baseline = rss("VmRSS")
     peak_rss_reset()
@@ -183,10 +188,10 @@ def worker(impl, size, device, evals, iterations, threads):
     if device == "gpu":
         import cupy
 
-        pool = cupy.get_default_memory_pool().total_bytes()
-        result["gpu_peak_mb"] = (
-            torch.cuda.max_memory_allocated() if impl == "pytorch" else pool
-        ) / 2**20
+        if impl == "pytorch":
+            result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        else:  # the pool keeps every block it ever held: its size is the peak
+            result["gpu_peak_mb"] = cupy.get_default_memory_pool().total_bytes() / 2**20
     print(json.dumps(result))
 
 

@@ -151,13 +151,21 @@ def main(argv=None):
         from .check import main as check_main
 
         return check_main(argv[1:])
+    return friendly_errors(PROG, lambda: run(build_parser().parse_args(argv)))
+
+
+USER_ERRORS = (UsageError, ImageError, StylizeError, WeightsError, BackendError, ValueError)
+
+
+def friendly_errors(prog, fn):
+    """fn()'s exit code; a user's mistake becomes one line on stderr and exit code 2."""
     try:
-        return run(build_parser().parse_args(argv))
-    except (UsageError, ImageError, StylizeError, WeightsError, BackendError, ValueError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return fn()
+    except USER_ERRORS as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted before the first iteration; nothing saved", file=sys.stderr)
+        print(f"\n{prog}: interrupted; nothing saved", file=sys.stderr)
         return 130
 
 

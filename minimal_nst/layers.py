@@ -122,32 +122,40 @@ def _winograd(x, U):
     xp = get_array_module(x)
     N, C, H, W = x.shape
     F = U.shape[1]
-    Th, Tw = (H + 1) // 2, (W + 1) // 2  # tiles; an odd side gets one zero row/column more
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (1, 1 + 2 * Th - H), (1, 1 + 2 * Tw - W)))
+    Th, Tw = (H + 1) // 2, (W + 1) // 2  # 2x2 output tiles; an odd side is padded by one more
     y = xp.empty((N, F, 2 * Th, 2 * Tw), dtype=x.dtype)
     for n in range(N):
+        even, odd = _padded_column_planes(x[n], Th, Tw)
         for t0, t1 in _row_blocks(xp, Th, 16 * max(C, F) * Tw):
-            rows = t1 - t0
-            V = xp.empty((4, 4, C, rows, Tw), dtype=x.dtype)
-            _winograd_input(x_pad[n, :, 2 * t0 : 2 * t1 + 2], V)
-            M = xp.matmul(U, V.reshape(16, C, -1)).reshape(4, 4, F, rows, Tw)
-            out = y[n, :, 2 * t0 : 2 * t1].reshape(F, rows, 2, Tw, 2)
-            _winograd_output(M, out)
+            rows = slice(2 * t0, 2 * t1 + 2)
+            V = _winograd_input(even[:, rows], odd[:, rows], t1 - t0)
+            M = xp.matmul(U, V.reshape(16, C, -1)).reshape(4, 4, F, t1 - t0, Tw)
+            _winograd_output(M, y[n, :, 2 * t0 : 2 * t1].reshape(F, t1 - t0, 2, Tw, 2))
     return y[:, :, :H, :W]
 
 
-def _winograd_input(d, V):
-    """V = B^T d B for every 4x4 tile (stride 2) of d: (C, 2r + 2, 2 Tw + 2) -> V: (4, 4, C, r, Tw).
+def _padded_column_planes(x, Th, Tw):
+    """The even and odd columns of x zero-padded to (2 Th + 2, 2 Tw + 2), as two contiguous
+    (C, 2 Th + 2, Tw + 1) arrays: every tap of a stride-2 tile is then a contiguous slice."""
+    xp = get_array_module(x)
+    C, H, W = x.shape
+    even = xp.zeros((C, 2 * Th + 2, Tw + 1), dtype=x.dtype)
+    odd = xp.zeros((C, 2 * Th + 2, Tw + 1), dtype=x.dtype)
+    even[:, 1 : H + 1, 1 : 1 + W // 2] = x[:, :, 1::2]  # padded column 2j is x's column 2j - 1
+    odd[:, 1 : H + 1, : (W + 1) // 2] = x[:, :, 0::2]  # padded column 2j + 1 is x's column 2j
+    return even, odd
 
-    The columns are split into even and odd first, so that every tap is a contiguous slice.
-    """
-    xp = get_array_module(d)
-    rows, Tw = V.shape[3:]
-    even, odd = xp.ascontiguousarray(d[:, :, 0::2]), xp.ascontiguousarray(d[:, :, 1::2])
-    t = xp.empty((4, *d.shape[:2], Tw), dtype=d.dtype)
-    _bt([even[:, :, :Tw], odd[:, :, :Tw], even[:, :, 1 : Tw + 1], odd[:, :, 1 : Tw + 1]], t)
-    for b in range(4):  # the columns are done; now along the rows
+
+def _winograd_input(even, odd, rows):
+    """V = B^T d B for every 4x4 tile d (stride 2): (4, 4, C, rows, Tw), from the column planes."""
+    xp = get_array_module(even)
+    C, Tw = even.shape[0], even.shape[2] - 1
+    V = xp.empty((4, 4, C, rows, Tw), dtype=even.dtype)
+    t = xp.empty((4, C, even.shape[1], Tw), dtype=even.dtype)
+    _bt([even[:, :, :Tw], odd[:, :, :Tw], even[:, :, 1:], odd[:, :, 1:]], t)  # along columns
+    for b in range(4):  # ... then along the rows
         _bt([t[b, :, k : k + 2 * rows : 2] for k in range(4)], V[:, b])
+    return V
 
 
 def _bt(taps, out):

@@ -146,7 +146,7 @@ class Objective:
 
 def _weights(weights, count, what):
     if weights is None:
-        return [1.0 / count] * count
+        return [1.0 / count] * count if count else []
     weights = [float(w) for w in weights]
     if len(weights) != count:
         raise ValueError(f"{len(weights)} {what} weight(s) given for {count} {what}(s)")

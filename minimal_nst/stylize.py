@@ -27,7 +27,6 @@ from .image import (
 )
 from .losses import CONTENT_LAYERS, DEFAULT_ALPHA, DEFAULT_BETA, STYLE_LAYERS, Objective
 from .vgg import LAYER_NAMES, VGG19, VGG19_LAYERS, check_layer_names
-from .weights import get_weights
 
 DEFAULT_CONTENT = "grace_hopper.jpg"  # matplotlib's sample data: a public-domain photo
 DEFAULT_STYLE = Path(__file__).parent / "data" / "default_style.png"  # scripts/paint_style.py
@@ -121,6 +120,8 @@ def stylize(
     check_memory(out_shape, style_shapes, deepest, xp)
 
     if net is None:
+        from .weights import get_weights  # here, so that `python -m minimal_nst.weights` runs clean
+
         net = VGG19.from_hdf5(get_weights(weights), pooling, dtype, xp, conv)
     weights_eq7 = dict(
         alpha=alpha,

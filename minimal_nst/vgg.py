@@ -54,7 +54,7 @@ class VGG19:
             raise ValueError(f"conv must be 'im2col' or 'winograd', not {conv!r}")
         self.weights, self.pooling, self.conv = weights, pooling, conv
         self._winograd = {}  # layer name -> (transformed kernels, b), made on first use
-        self._tape = []  # (name, kind, cache) of the last forward, replayed by backward
+        self._tape = []  # (name, backward, cache) of the last forward, replayed by backward
 
     @classmethod
     def from_hdf5(cls, path, pooling="avg", dtype="float32", xp=None, conv="im2col"):
@@ -92,13 +92,15 @@ class VGG19:
         }
         return VGG19(weights, self.pooling, self.conv)
 
-    def _conv_args(self, name):
-        if self.conv == "im2col":
-            return self.weights[name]
+    def _conv(self, name, c_in):
+        """(forward, backward, parameters) of conv layer `name`. Winograd's transforms cost more
+        than they save on the image's 3 channels, so conv1_1 always runs as im2col."""
+        if self.conv == "im2col" or c_in < 16:
+            return (*CONVS["im2col"], self.weights[name])
         if name not in self._winograd:
             w, b = self.weights[name]
             self._winograd[name] = (winograd_kernels(w), b)
-        return self._winograd[name]
+        return (*CONVS["winograd"], self._winograd[name])
 
     def forward(self, x, layers):
         """Run x (1, 3, H, W), preprocessed, up to the deepest of `layers`; return their outputs.
@@ -108,17 +110,18 @@ class VGG19:
         layers = set(layers)
         check_layer_names(layers)
         outputs, self._tape = {}, []
-        conv_forward, pool_forward = CONVS[self.conv][0], POOLS[self.pooling][0]
-        for name, kind, *_ in VGG19_LAYERS:
+        pool_forward, pool_backward = POOLS[self.pooling]
+        for name, kind, c_in, _ in VGG19_LAYERS:
             if not layers - outputs.keys():
                 break
             if kind == "conv":
-                x, cache = conv_forward(x, *self._conv_args(name))
+                forward, backward, params = self._conv(name, c_in)
+                x, cache = forward(x, *params)
             elif kind == "relu":
-                x, cache = relu_forward(x)
+                (x, cache), backward = relu_forward(x), relu_backward
             else:
-                x, cache = pool_forward(x)
-            self._tape.append((name, kind, cache))
+                (x, cache), backward = pool_forward(x), pool_backward
+            self._tape.append((name, backward, cache))
             if name in layers:
                 outputs[name] = x
         return outputs
@@ -136,17 +139,11 @@ class VGG19:
                 f"backward for layers the last forward did not reach: {sorted(missing)}"
             )
         deepest = max(ran.index(name) for name in grads)
-        conv_backward, pool_backward = CONVS[self.conv][1], POOLS[self.pooling][1]
         dx = None
-        for name, kind, cache in reversed(self._tape[: deepest + 1]):
+        for name, backward, cache in reversed(self._tape[: deepest + 1]):
             if name in grads:
                 dx = grads[name] if dx is None else dx + grads[name]
-            if kind == "conv":
-                dx = conv_backward(dx, cache)
-            elif kind == "relu":
-                dx = relu_backward(dx, cache)
-            else:
-                dx = pool_backward(dx, cache)
+            dx = backward(dx, cache)
         return dx
 
 

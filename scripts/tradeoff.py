@@ -1,0 +1,62 @@
+"""The paper's Fig. 3: style layers used (rows) against the ratio alpha/beta (columns).
+
+    python scripts/tradeoff.py [--size 128] [--iterations 100] [--output ...]
+
+Rows match the style on conv1_1, conv1_1..conv2_1, ... up to conv1_1..conv5_1; columns use
+alpha/beta = 1e-5, 1e-4, 1e-3, 1e-2 at the demo's 256 px scale (beta grows with the image's area,
+as the content loss is a sum over pixels). Each tile starts from white noise, as in the paper.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
+
+from minimal_nst.cli import friendly_errors  # noqa: E402
+from minimal_nst.figures import figure_parser, label_grid, load_inputs, save_grid  # noqa: E402
+from minimal_nst.stylize import default_beta, stylize  # noqa: E402
+
+STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+RATIOS = [1e-5, 1e-4, 1e-3, 1e-2]  # alpha / beta
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "figures" / "tradeoff.png"
+
+
+def main(argv=None):
+    args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT).parse_args(argv)
+    net, content, style = load_inputs(args)
+    area = default_beta(args.size) / default_beta(256)  # (size / 256)^2
+    rows, start = [], time.time()
+    for k in range(1, len(STYLE_LAYERS) + 1):
+        row = []
+        for ratio in RATIOS:
+            result = stylize(
+                content,
+                style,
+                size=args.size,
+                iterations=args.iterations,
+                alpha=1.0,
+                beta=area / ratio,
+                style_layers=STYLE_LAYERS[:k],
+                init="noise",
+                seed=args.seed,
+                net=net,
+            )
+            row.append(result.image)
+            print(
+                f"layers up to conv{k}_1, alpha/beta {ratio:g}: {time.time() - start:.0f} s",
+                flush=True,
+            )
+        rows.append(row)
+    grid = label_grid(
+        rows,
+        ["+".join(f"conv{i}_1" for i in range(1, k + 1)) for k in range(1, 6)],
+        [f"alpha/beta = {r:g}" for r in RATIOS],
+        f"Fig. 3 style layers x alpha/beta, from white noise, {args.iterations} iterations",
+    )
+    save_grid(grid, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(friendly_errors("tradeoff.py", main))
