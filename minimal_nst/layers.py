@@ -129,7 +129,7 @@ def _winograd(x, U):
         for t0, t1 in _row_blocks(xp, Th, 16 * max(C, F) * Tw):
             rows = slice(2 * t0, 2 * t1 + 2)
             V = _winograd_input(even[:, rows], odd[:, rows], t1 - t0)
-            M = xp.matmul(U, V.reshape(16, C, -1)).reshape(4, 4, F, t1 - t0, Tw)
+            M = xp.matmul(U, V.reshape(16, C, -1)).reshape(16, F, t1 - t0, Tw)
             _winograd_output(M, y[n, :, 2 * t0 : 2 * t1].reshape(F, t1 - t0, 2, Tw, 2))
     return y[:, :, :H, :W]
 
@@ -170,21 +170,22 @@ def _bt(taps, out):
 
 
 def _winograd_output(M, out):
-    """A^T M A per tile, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; out: (F, rows, 2, Tw, 2)."""
+    """Y = A^T M A for every tile, as one small matrix product: (A^T kron A^T) @ M.
+
+    M: (16, F, rows, Tw) -> out: (F, rows, 2, Tw, 2). A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
+    """
     xp = get_array_module(M)
-    rows = xp.empty((2, 4, *M.shape[2:]), dtype=M.dtype)
-    _at(M, rows)  # along the tiles' rows
+    F, rows, Tw = M.shape[1:]
+    Y = (xp.asarray(_AT_KRON_AT, dtype=M.dtype) @ M.reshape(16, -1)).reshape(2, 2, F, rows, Tw)
     for i in range(2):
-        _at(rows[i], [out[:, :, i, :, 0], out[:, :, i, :, 1]])  # ... columns
+        for j in range(2):
+            out[:, :, i, :, j] = Y[i, j]
 
 
-def _at(m, out):
-    """out[0] = m0 + m1 + m2, out[1] = m1 - m2 - m3 (the rows of A^T applied)."""
-    xp = get_array_module(m)
-    xp.add(m[0], m[1], out=out[0])
-    out[0] += m[2]
-    xp.subtract(m[1], m[2], out=out[1])
-    out[1] -= m[3]
+_AT = ((1.0, 1.0, 1.0, 0.0), (0.0, 1.0, -1.0, -1.0))
+_AT_KRON_AT = tuple(  # row 2i + j: output pixel (i, j) of a tile as a sum of its 16 products
+    tuple(a * b for a in _AT[i] for b in _AT[j]) for i in range(2) for j in range(2)
+)
 
 
 # -- ReLU ----------------------------------------------------------------------------------------
