@@ -60,7 +60,8 @@ def checks(xp, weights=None):
     x = _away_from_zero(xp, rng, (2, 3, 5, 7))
     w, b = xp.asarray(rng.standard_normal((4, 3, 3, 3))), xp.asarray(rng.standard_normal(4))
     F, P = xp.asarray(rng.random((6, 10))), xp.asarray(rng.random((6, 10)))
-    A = xp.asarray(rng.random((6, 6)))
+    S = rng.random((6, 10))
+    A = xp.asarray(S @ S.T)  # a style target is a Gram matrix, hence symmetric
     L = layers
     return [
         ("conv2d_backward", lambda: _op_check(xp, L.conv2d_forward, L.conv2d_backward, x, w, b)),

@@ -28,7 +28,7 @@ def gram_matrix(F):
 def style_layer_loss(F, A):
     """Eq. 4, E_l = 1/(4 N^2 M^2) sum_ij (G_ij - A_ij)^2, and Eq. 6, dE/dF = (G - A) F / (N^2 M^2).
 
-    Eq. 6 writes (F^T (G - A))^T; G - A is symmetric, so that is (G - A) F.
+    Eq. 6 writes (F^T (G - A))^T; A is a Gram matrix, so G - A is symmetric and that is (G - A) F.
     """
     N, M = F.shape
     D = gram_matrix(F) - A

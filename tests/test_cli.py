@@ -18,15 +18,23 @@ from PIL import Image
 from minimal_nst.backend import cupy_unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = ["--size", "32", "--iterations", "2", "--print-every", "0", "--backend", "numpy"]
+STYLIZE = ROOT / "scripts" / "stylize.py"
+FAST = "--size 32 --iterations 2 --print-every 0 --backend numpy"
 
 
-def cli(*args, weights, cwd, timeout=300):
-    """Run scripts/stylize.py as a user would; returns the CompletedProcess."""
-    cmd = [sys.executable, str(ROOT / "scripts" / "stylize.py"), *map(str, args)]
-    if weights is not None and "--weights" not in args:
-        cmd += ["--weights", str(weights)]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def nst(tmp_path, weights_path):
+    """nst("--content a.png ...", *more) runs scripts/stylize.py in tmp_path as a user would,
+    with the real weights unless the command names its own --weights."""
+
+    def run(command, *more, timeout=300):
+        args = command.split() + [str(m) for m in more]
+        if "--weights" not in args:
+            args += ["--weights", str(weights_path)]
+        cmd = [sys.executable, str(STYLIZE), *args]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+
+    return run
 
 
 def assert_one_line_error(proc, *fragments):
@@ -38,8 +46,8 @@ def assert_one_line_error(proc, *fragments):
         assert fragment in lines[0]
 
 
-def assert_nothing_written(folder, before):
-    assert sorted(p.name for p in folder.iterdir()) == before
+def files_in(folder):
+    return sorted(p.name for p in folder.iterdir())
 
 
 @pytest.fixture
@@ -99,22 +107,13 @@ MESSAGES = {
 
 
 @pytest.mark.parametrize("case", BAD_IMAGES)
-@pytest.mark.parametrize("role", ["--content", "--style"])
-def test_bad_images_are_one_line_errors(tmp_path, photo, stripes, weights_path, case, role):
-    bad = BAD_IMAGES[case](tmp_path)
-    out = tmp_path / "out"
-    out.mkdir()
-    args = {"--content": photo, "--style": stripes, role: bad}
-    proc = cli(
-        *FAST,
-        *[a for kv in args.items() for a in kv],
-        "--output",
-        out / "o.png",
-        weights=weights_path,
-        cwd=tmp_path,
-    )
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_bad_images_are_one_line_errors(nst, tmp_path, photo, stripes, case, role):
+    images = {"content": photo, "style": stripes, role: BAD_IMAGES[case](tmp_path)}
+    (tmp_path / "out").mkdir()
+    proc = nst(f"{FAST} --content {images['content']} --style {images['style']} --output out/o.png")
     assert_one_line_error(proc, MESSAGES[case])
-    assert_nothing_written(out, [])
+    assert files_in(tmp_path / "out") == []
 
 
 def odd_formats(folder, photo):
@@ -128,225 +127,118 @@ def odd_formats(folder, photo):
     return ["gray16.png", "gray.png", "rgba.png", "cmyk.jpg"]
 
 
-def test_16bit_gray_rgba_and_cmyk_images_simply_work(tmp_path, photo, stripes, weights_path):
+def test_16bit_gray_rgba_and_cmyk_images_simply_work(nst, tmp_path, photo):
     for name in odd_formats(tmp_path, photo):
-        out = tmp_path / f"out_{Path(name).stem}.png"
-        proc = cli(
-            *FAST,
-            "--content",
-            tmp_path / name,
-            "--style",
-            tmp_path / name,
-            "--output",
-            out,
-            weights=weights_path,
-            cwd=tmp_path,
-        )
+        proc = nst(f"{FAST} --content {name} --style {name} --output out_{Path(name).stem}.png")
         assert proc.returncode == 0, proc.stderr
-        assert Image.open(out).size == (32, 24)
+        assert Image.open(tmp_path / f"out_{Path(name).stem}.png").size == (32, 24)
 
 
 @pytest.mark.parametrize(
-    "args,fragments",
+    "options,fragments",
     [
-        (["--style-layers", "relu1_1,conv9_9"], ["unknown layer", "conv9_9", "valid: conv1_1"]),
-        (["--content-layers", "fc7"], ["unknown layer", "fc7"]),
-        (["--size", "0"], ["--size must be a positive integer"]),
-        (["--iterations", "-3"], ["--iterations must be a positive integer"]),
-        (["--size", "big"], ["invalid int value"]),
-        (["--style-weight", "-1"], ["--style-weight must be >= 0"]),
-        (["--content-weight", "nan"], ["--content-weight must be >= 0"]),
-        (["--style-blend-weights", "1", "2"], ["2 --style-blend-weights for 1 style"]),
-        (["--output", "out.txt"], [".png or .jpg"]),
-        (["--init", "nowhere.png"], ["no such file"]),
-        (["--size", "100000"], ["needs about", "GiB", "lower --size"]),
-        (["--size", "20", "--iterations", "1"], ["too small for relu5_1"]),
-        (["--backend", "cupy"], ["backend 'cupy' requested but"]),
+        ("--style-layers relu1_1,conv9_9", ["unknown layer", "conv9_9", "valid: conv1_1"]),
+        ("--content-layers fc7", ["unknown layer", "fc7"]),
+        ("--size 0", ["--size must be a positive integer"]),
+        ("--iterations -3", ["--iterations must be a positive integer"]),
+        ("--size big", ["invalid int value"]),
+        ("--style-weight -1", ["--style-weight must be >= 0"]),
+        ("--content-weight nan", ["--content-weight must be >= 0"]),
+        ("--style-blend-weights 1 2", ["2 --style-blend-weights for 1 style"]),
+        ("--output out.txt", [".png or .jpg"]),
+        ("--init nowhere.png", ["no such file"]),
+        ("--size 100000", ["needs about", "GiB", "lower --size"]),
+        ("--size 20 --iterations 1", ["too small for relu5_1"]),
+        ("--backend cupy", ["backend 'cupy' requested but"]),
     ],
 )
-def test_bad_options_are_one_line_errors(tmp_path, photo, stripes, weights_path, args, fragments):
-    before = sorted(p.name for p in tmp_path.iterdir())
-    base = ["--content", photo, "--style", stripes, "--print-every", "0", "--backend", "numpy"]
-    proc = cli(*base, *args, weights=weights_path, cwd=tmp_path)
-    if args[:2] == ["--backend", "cupy"] and cupy_unavailable_reason() is None:
+def test_bad_options_are_one_line_errors(nst, tmp_path, photo, stripes, options, fragments):
+    before = files_in(tmp_path)
+    proc = nst(f"--content {photo} --style {stripes} --print-every 0 --backend numpy {options}")
+    if options == "--backend cupy" and cupy_unavailable_reason() is None:
         assert proc.returncode == 0, proc.stderr  # where CuPy can run, asking for it just works
         return
     assert_one_line_error(proc, *fragments)
-    assert_nothing_written(tmp_path, before)
+    assert files_in(tmp_path) == before
 
 
-def test_output_equal_to_an_input_is_refused_and_the_input_kept(
-    tmp_path, photo, stripes, weights_path
-):
+def test_output_equal_to_an_input_is_refused_and_the_input_kept(nst, photo, stripes):
     digest = hashlib.sha256(photo.read_bytes()).hexdigest()
-    proc = cli(
-        *FAST,
-        "--content",
-        photo,
-        "--style",
-        stripes,
-        "--output",
-        photo,
-        weights=weights_path,
-        cwd=tmp_path,
-    )
+    proc = nst(f"{FAST} --content {photo} --style {stripes} --output {photo}")
     assert_one_line_error(proc, "is also an input")
     assert hashlib.sha256(photo.read_bytes()).hexdigest() == digest
 
 
-@pytest.mark.parametrize("where", ["missing folder", "folder is a file"])
-def test_unwritable_output_folder_is_refused_before_any_work(tmp_path, photo, stripes, where):
-    (tmp_path / "file").write_text("x")
-    target = tmp_path / ("missing" if where == "missing folder" else "file") / "o.png"
-    proc = cli(
-        *FAST,
-        "--content",
-        photo,
-        "--style",
-        stripes,
-        "--output",
-        target,
-        weights=tmp_path / "never-read.h5",
-        cwd=tmp_path,
+@pytest.mark.parametrize("folder", ["missing", "a_file"])
+def test_unwritable_output_folder_is_refused_before_any_work(nst, tmp_path, photo, stripes, folder):
+    (tmp_path / "a_file").write_text("x")
+    proc = nst(
+        f"{FAST} --content {photo} --style {stripes} --output {folder}/o.png "
+        f"--weights never-read.h5"
     )
     assert_one_line_error(proc, "cannot write to")
 
 
-def test_missing_weights_file_is_a_one_line_error(tmp_path, photo, stripes):
-    proc = cli(
-        *FAST,
-        "--content",
-        photo,
-        "--style",
-        stripes,
-        "--weights",
-        tmp_path / "vgg.h5",
-        weights=None,
-        cwd=tmp_path,
-    )
+def test_missing_weights_file_is_a_one_line_error(nst, tmp_path, photo, stripes):
+    proc = nst(f"{FAST} --content {photo} --style {stripes} --weights {tmp_path / 'vgg.h5'}")
     assert_one_line_error(proc, "weights file not found")
     assert not (tmp_path / "stylized.png").exists()
 
 
-def test_nonfinite_loss_stops_and_keeps_the_last_finite_image(
-    tmp_path, photo, stripes, weights_path
-):
-    out = tmp_path / "o.png"
-    proc = cli(
-        *FAST,
-        "--content",
-        photo,
-        "--style",
-        stripes,
-        "--style-weight",
-        "1e306",
-        "--output",
-        out,
-        weights=weights_path,
-        cwd=tmp_path,
-    )
+def test_nonfinite_loss_stops_and_keeps_the_last_finite_image(nst, tmp_path, photo, stripes):
+    proc = nst(f"{FAST} --content {photo} --style {stripes} --style-weight 1e306 --output o.png")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "NaN or infinite" in proc.stderr.strip().splitlines()[-1]
-    assert Image.open(out).size == (32, 24)
+    assert Image.open(tmp_path / "o.png").size == (32, 24)
 
 
-def test_a_run_writes_image_history_and_loss_curve_atomically(
-    tmp_path, photo, stripes, weights_path
-):
-    out = tmp_path / "result.png"
-    proc = cli(
-        "--content",
-        photo,
-        "--style",
-        stripes,
-        "--size",
-        "32",
-        "--iterations",
-        "4",
-        "--save-every",
-        "2",
-        "--print-every",
-        "1",
-        "--output",
-        out,
-        weights=weights_path,
-        cwd=tmp_path,
+def test_a_run_writes_image_history_and_loss_curve_atomically(nst, tmp_path, photo, stripes):
+    proc = nst(
+        f"--content {photo} --style {stripes} --size 32 --iterations 4 --save-every 2 "
+        "--print-every 1 --output result.png"
     )
     assert proc.returncode == 0, proc.stderr
     assert "4/4" in proc.stderr and "ETA" in proc.stderr and "style" in proc.stderr
-    names = {p.name for p in tmp_path.iterdir()}
-    assert {
+    expected = [
         "result.png",
         "result_0002.png",
         "result_0004.png",
         "result_history.csv",
         "result_loss.png",
-    } <= names
-    assert not [n for n in names if n.endswith(".part")], "a temp file was left behind"
+    ]
+    assert set(expected) <= set(files_in(tmp_path))
+    assert not [n for n in files_in(tmp_path) if n.endswith(".part")], "a temp file was left"
     rows = (tmp_path / "result_history.csv").read_text().splitlines()
     assert rows[0].startswith("scale,of,iteration,total,content,style") and len(rows) == 5
 
 
 def test_ctrl_c_saves_the_best_image_so_far(tmp_path, photo, stripes, weights_path):
-    out = tmp_path / "o.png"
-    cmd = [
-        sys.executable,
-        str(ROOT / "scripts" / "stylize.py"),
-        "--content",
-        str(photo),
-        "--style",
-        str(stripes),
-        "--size",
-        "48",
-        "--iterations",
-        "5000",
-        "--print-every",
-        "1",
-        "--output",
-        str(out),
-        "--weights",
-        str(weights_path),
-        "--backend",
-        "numpy",
-    ]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-    seen = ""
-    deadline = time.time() + 120
+    args = f"--content {photo} --style {stripes} --size 48 --iterations 5000 --print-every 1 "
+    args += f"--output o.png --weights {weights_path} --backend numpy"
+    proc = subprocess.Popen(
+        [sys.executable, str(STYLIZE), *args.split()],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen, deadline = "", time.time() + 120
     while "3/5000" not in seen and time.time() < deadline:
         seen += proc.stderr.read(1)
     os.kill(proc.pid, signal.SIGINT)
     _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 130, seen + rest
     assert "Traceback" not in rest and "interrupted" in rest
-    assert Image.open(out).size == (48, 36)
+    assert Image.open(tmp_path / "o.png").size == (48, 36)
 
 
-def test_help_documents_every_option(tmp_path):
-    proc = cli("--help", weights=None, cwd=tmp_path)
+OPTIONS = """--content --style --output --size --iterations --style-blend-weights --content-weight
+--style-weight --tv-weight --content-layers --style-layers --style-layer-weights --pooling --init
+--seed --style-scale --preserve-colors --save-every --print-every --backend --scales --weights
+--conv""".split()
+
+
+def test_help_documents_every_option(nst):
+    proc = nst("--help")
     assert proc.returncode == 0
-    for option in [
-        "--content",
-        "--style",
-        "--output",
-        "--size",
-        "--iterations",
-        "--style-blend-weights",
-        "--content-weight",
-        "--style-weight",
-        "--tv-weight",
-        "--content-layers",
-        "--style-layers",
-        "--style-layer-weights",
-        "--pooling",
-        "--init",
-        "--seed",
-        "--style-scale",
-        "--preserve-colors",
-        "--save-every",
-        "--print-every",
-        "--backend",
-        "--scales",
-        "--weights",
-        "--conv",
-    ]:
+    for option in OPTIONS:
         assert option in proc.stdout

@@ -36,18 +36,8 @@ def test_figure_script_writes_a_labelled_grid_of_real_optimisations(
     tmp_path, weights_path, script, rows, cols
 ):
     output = tmp_path / f"{script}.png"
-    argv = [
-        "--size",
-        "32",
-        "--iterations",
-        "3",
-        "--output",
-        str(output),
-        "--weights",
-        str(weights_path),
-        "--backend",
-        "numpy",
-    ]
+    argv = f"--size 32 --iterations 10 --output {output} --weights {weights_path} --backend numpy"
+    argv = argv.split()
     assert load_script(script).main(argv) == 0
     grid = Image.open(output)
     tile = (32, 27)  # the demo photo is 512x600: a 32 px longest side gives 27x32 tiles
