@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 PAD = 6  # between tiles
 LEFT = 150  # row labels
-TOP = 56  # title and column labels
+TOP = 72  # title and column labels (two lines)
 
 
 def tile_origin(row, col, tile_shape):
@@ -30,7 +30,7 @@ def label_grid(tiles, row_labels, col_labels, title):
     draw.text((PAD, PAD), title, fill="black", font=font)
     for c, label in enumerate(col_labels):
         x, _ = tile_origin(0, c, (h, w))
-        draw.text((x, TOP - 20), label, fill="black", font=small)
+        _multiline(draw, (x, TOP - 38), label, small, w)
     for r, row in enumerate(tiles):
         _, y = tile_origin(r, 0, (h, w))
         _multiline(draw, (PAD, y + 4), row_labels[r], small, LEFT - 2 * PAD)
