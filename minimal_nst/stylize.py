@@ -5,6 +5,8 @@ The arrays live on the backend (NumPy or CuPy) throughout; the one host/device t
 """
 
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +197,7 @@ def _lbfgs(objective, x0, iterations, xp, dtype, history, tags, callback):
     best = {"loss": math.inf, "x": x0}
 
     def loss_and_grad(v):
+        ctrl_c.check()
         x = xp.asarray(v.reshape(shape), dtype=dtype)  # host -> device
         loss, grad = objective.loss_and_grad(x)
         if not math.isfinite(loss):
@@ -214,28 +217,60 @@ def _lbfgs(objective, x0, iterations, xp, dtype, history, tags, callback):
         history.append(record)
         if callback:
             callback(record, lambda: deprocess(intermediate_result.x.reshape(shape)))
+        ctrl_c.check()
 
     low, high = pixel_bounds(shape)
     try:
-        scipy.optimize.minimize(
-            loss_and_grad,
-            x0.ravel(),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=scipy.optimize.Bounds(low.ravel(), high.ravel()),
-            callback=on_iteration,
-            options={
-                "maxiter": iterations,
-                "maxfun": 2 * iterations + 20,
-                "ftol": 1e-12,
-                "gtol": 1e-12,
-            },
-        )
+        with _CtrlC() as ctrl_c:
+            scipy.optimize.minimize(
+                loss_and_grad,
+                x0.ravel(),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=scipy.optimize.Bounds(low.ravel(), high.ravel()),
+                callback=on_iteration,
+                options={
+                    "maxiter": iterations,
+                    "maxfun": 2 * iterations + 20,
+                    "ftol": 1e-12,
+                    "gtol": 1e-12,
+                },
+            )
     except _NonFinite:
         return best["x"], "nonfinite"
-    except KeyboardInterrupt:
+    except (_Interrupted, KeyboardInterrupt):
         return best["x"], "interrupted"
     return best["x"], ""
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _CtrlC:
+    """While optimising, Ctrl-C only raises a flag, checked between evaluations, so that the
+    run stops at a clean point with its best image; a second Ctrl-C interrupts at once."""
+
+    requested = False
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self):
+        if self.requested:
+            raise _Interrupted
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _check_options(size, iterations, scales, style_scale, preserve_colors, init, pooling):
