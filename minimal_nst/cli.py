@@ -180,8 +180,7 @@ def run(args):
         content, styles = args.content, args.style or [str(DEFAULT_STYLE)]
     if args.content is None and args.style is not None:
         print(f"{PROG}: no --content: synthesising a texture from the style", file=sys.stderr)
-    for name in ("size", "iterations", "scales"):
-        value = {"size": size, "iterations": iterations, "scales": args.scales}[name]
+    for name, value in [("size", size), ("iterations", iterations), ("scales", args.scales)]:
         if value < 1:
             raise UsageError(f"--{name} must be a positive integer, got {value}")
     for name in ("content_weight", "style_weight", "tv_weight"):

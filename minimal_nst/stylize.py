@@ -49,7 +49,11 @@ class Result:
 
 
 class _NonFinite(Exception):
-    pass
+    """The loss became NaN or infinite: stop and keep the best finite image."""
+
+
+class _Interrupted(Exception):
+    """Ctrl-C was pressed: stop at a clean point and keep the best image so far."""
 
 
 def default_beta(size):
@@ -241,10 +245,6 @@ def _lbfgs(objective, x0, iterations, xp, dtype, history, tags, callback):
     except (_Interrupted, KeyboardInterrupt):
         return best["x"], "interrupted"
     return best["x"], ""
-
-
-class _Interrupted(Exception):
-    pass
 
 
 class _CtrlC:

@@ -2,7 +2,7 @@
 
 import h5py
 
-from .backend import get_array_module
+from .backend import to_numpy
 from .layers import (
     avg_pool2d_backward,
     avg_pool2d_forward,
@@ -88,7 +88,7 @@ class VGG19:
         """The same network with its weights in module `xp` (numpy or cupy) and `dtype`."""
         dtype = dtype or next(iter(self.weights.values()))[0].dtype
         weights = {
-            name: (xp.asarray(_host(w), dtype=dtype), xp.asarray(_host(b), dtype=dtype))
+            name: (xp.asarray(to_numpy(w), dtype=dtype), xp.asarray(to_numpy(b), dtype=dtype))
             for name, (w, b) in self.weights.items()
         }
         return VGG19(weights, self.pooling, self.conv)
@@ -158,7 +158,3 @@ def _dataset(f, key, path):
     if key not in f:
         raise KeyError(f"{path} has no dataset {key!r}: not Keras' VGG-19 '..._notop.h5' layout")
     return f[key][()]
-
-
-def _host(a):
-    return a.get() if get_array_module(a).__name__ == "cupy" else a

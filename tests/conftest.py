@@ -9,11 +9,6 @@ import pytest
 from minimal_nst.backend import cupy_unavailable_reason, get_backend
 from minimal_nst.check import numeric_grad, rel_error  # noqa: F401  (shared with the tests)
 
-
-def to_host(a):
-    return a.get() if hasattr(a, "get") else a
-
-
 BACKENDS = [
     pytest.param("numpy", id="numpy"),
     pytest.param("cupy", id="cupy", marks=pytest.mark.gpu),
