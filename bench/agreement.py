@@ -20,9 +20,9 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from oracle import torch_vgg_features  # noqa: E402
 
-from minimal_nst import VGG19, VGG19_LAYERS, layers  # noqa: E402
+from minimal_nst import VGG19, VGG19_LAYERS, fast_layers, layers  # noqa: E402
 from minimal_nst.check import rel_error  # noqa: E402
-from minimal_nst.weights import get_weights  # noqa: E402
+from minimal_nst.weights import get_weights_path  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 
@@ -30,17 +30,23 @@ DTYPES = [np.float32, np.float64]
 def op_cases(rng):
     x = rng.standard_normal((2, 16, 23, 31))
     w, b = rng.standard_normal((24, 16, 3, 3)), rng.standard_normal(24)
-    kernels = layers.winograd_kernels
+    kernels = fast_layers.winograd_kernels
     return {
-        "conv2d (im2col)": (
-            lambda x, w, b: layers.conv2d_forward(x, w, b),
+        "conv2d (plain, layers.py)": (
+            layers.conv2d_forward,
             layers.conv2d_backward,
             lambda x, w, b: tF.conv2d(x, w, b, padding=1),
             (x, w, b),
         ),
+        "conv2d (im2col, row blocks)": (
+            fast_layers.conv2d_blocked_forward,
+            fast_layers.conv2d_blocked_backward,
+            lambda x, w, b: tF.conv2d(x, w, b, padding=1),
+            (x, w, b),
+        ),
         "conv2d (Winograd)": (
-            lambda x, w, b: layers.conv2d_winograd_forward(x, kernels(w), b),
-            layers.conv2d_winograd_backward,
+            lambda x, w, b: fast_layers.conv2d_winograd_forward(x, kernels(w), b),
+            fast_layers.conv2d_winograd_backward,
             lambda x, w, b: tF.conv2d(x, w, b, padding=1),
             (x, w, b),
         ),
@@ -80,23 +86,24 @@ def op_errors():
 
 
 def layer_errors(conv):
-    net64 = VGG19.from_hdf5(get_weights(), dtype="float64", conv=conv)
+    net64 = VGG19.from_hdf5(get_weights_path(), dtype="float64", conv=conv)
     x = np.random.default_rng(2).uniform(-120, 130, (1, 3, 37, 53))
     names = [n for n, kind, *_ in VGG19_LAYERS if kind != "conv"]
     results = {n: [] for n in names}
     for dtype in DTYPES:
         net = net64.to(np, dtype)
         xt = torch.tensor(x.astype(dtype), requires_grad=True)
-        ref = torch_vgg_features(net.weights, xt)
-        feats = net.forward(x.astype(dtype), names)
+        weights = {k: tuple(torch.tensor(p) for p in wb) for k, wb in net.weights.items()}
+        ref = torch_vgg_features(weights, xt)
+        feats, _ = net.forward(x.astype(dtype), names)
         for n in names:
             g = np.random.default_rng(3).standard_normal(feats[n].shape).astype(dtype)
             xt.grad = None
             torch.sum(ref[n] * torch.tensor(g)).backward(retain_graph=True)
-            net.forward(x.astype(dtype), [n])
+            _, tape = net.forward(x.astype(dtype), [n])
             results[n] += [
                 rel_error(feats[n], ref[n].detach().numpy()),
-                rel_error(net.backward({n: g}), xt.grad.numpy()),
+                rel_error(net.backward({n: g}, tape), xt.grad.numpy()),
             ]
     return [[n, *errs] for n, errs in results.items()]
 

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))  # the PyTorch oracle lives with the tests
 
-IMPLS = ["minimal_nst im2col", "minimal_nst winograd", "pytorch"]
+IMPLS = ["minimal_nst im2col", "minimal_nst winograd", "pytorch"]  # also: "minimal_nst plain"
 
 
 def conv_gflop(h, w):
@@ -61,79 +61,36 @@ def rss(field):
     return 0
 
 
-class TorchObjective:
-    """The paper's objective in PyTorch (autograd), same equations as minimal_nst.Objective."""
-
-    def __init__(self, weights, content, style, beta, device):
-        import torch
-        from oracle import torch_vgg_features
-
-        from minimal_nst.losses import CONTENT_LAYERS, STYLE_LAYERS
-
-        self.torch, self.device = torch, device
-        self.weights = {
-            k: tuple(torch.tensor(np.asarray(p), device=device) for p in wb)
-            for k, wb in weights.items()
-        }
-        self.features = lambda x: torch_vgg_features(self.weights, x, until="relu5_1")
-        self.content_layers, self.style_layers, self.beta = CONTENT_LAYERS, STYLE_LAYERS, beta
-        with torch.no_grad():
-            P = self.features(torch.tensor(content, device=device))
-            S = self.features(torch.tensor(style, device=device))
-        self.P = {n: P[n] for n in CONTENT_LAYERS}
-        self.A = {n: self.gram(S[n]) / S[n][0, 0].numel() for n in STYLE_LAYERS}
-        self.terms = {}
-
-    @staticmethod
-    def gram(f):
-        F = f[0].flatten(1)
-        return F @ F.T
-
-    def loss_and_grad(self, x):
-        torch = self.torch
-        xt = torch.tensor(np.asarray(x), device=self.device, requires_grad=True)
-        feats = self.features(xt)
-        content = sum(0.5 * ((feats[n] - self.P[n]) ** 2).sum() for n in self.content_layers)
-        style = 0
-        for n in self.style_layers:
-            N, M = feats[n].shape[1], feats[n][0, 0].numel()
-            G = self.gram(feats[n])
-            style = style + ((G - self.A[n] * M) ** 2).sum() / (4 * N**2 * M**2) / 5
-        total = content + self.beta * style
-        total.backward()
-        self.terms = {"total": total.item(), "content": content.item(), "style": style.item()}
-        return self.terms["total"], xt.grad.detach().cpu().numpy()
-
-
 def build(impl, size, device):
     """(objective, x to evaluate at, array module for L-BFGS, synchronize) of one implementation."""
-    from minimal_nst import VGG19, Objective
+    from oracle import TorchObjective
+
+    from minimal_nst import VGG19, LossOptions, Objective
     from minimal_nst.image import fit_shape, load_image, preprocess, resize
-    from minimal_nst.stylize import DEFAULT_STYLE, default_beta, default_content_path
-    from minimal_nst.weights import get_weights
+    from minimal_nst.losses import default_beta
+    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+    from minimal_nst.weights import get_weights_path
 
     content_rgb, style_rgb = load_image(default_content_path()), load_image(DEFAULT_STYLE)
     content = preprocess(resize(content_rgb, fit_shape(*content_rgb.shape[:2], size)))
     style = preprocess(resize(style_rgb, fit_shape(*style_rgb.shape[:2], size)))
     x = content + np.random.default_rng(0).normal(0, 10, content.shape).astype(np.float32)
-    net = VGG19.from_hdf5(get_weights(), conv="winograd" if "winograd" in impl else "im2col")
+    net = VGG19.from_hdf5(
+        get_weights_path(), conv=impl.split()[-1] if "minimal" in impl else "plain"
+    )
+    loss = LossOptions(beta=default_beta(size))
     if impl == "pytorch":
         import torch
 
         torch_device = "cuda" if device == "gpu" else "cpu"
         sync = torch.cuda.synchronize if device == "gpu" else (lambda: None)
-        return (
-            TorchObjective(net.weights, content, style, default_beta(size), torch_device),
-            x,
-            np,
-            sync,
-        )
+        return TorchObjective(net.weights, content, [style], loss, torch_device), x, np, sync
     xp = np
     if device == "gpu":
         import cupy as xp
 
         net = net.to(xp)
-    objective = Objective(net, xp.asarray(content), [xp.asarray(style)], beta=default_beta(size))
+    objective = Objective(net, xp.asarray(content), [xp.asarray(style)], loss)
     sync = xp.cuda.Device().synchronize if device == "gpu" else (lambda: None)
     return objective, xp.asarray(x), xp, sync
 
@@ -144,7 +101,7 @@ def worker(impl, size, device, evals, iterations, threads):
     Only the PyTorch worker imports torch, so the others' memory is their own; NumPy's BLAS
     threads are set through the environment by the driver.
     """
-    from minimal_nst.stylize import _lbfgs
+    from minimal_nst.stylize import lbfgs
 
     if impl == "pytorch":
         import torch
@@ -165,16 +122,8 @@ def worker(impl, size, device, evals, iterations, threads):
         sync()
         times.append(time.perf_counter() - start)
     history, start = [], time.perf_counter()
-    _lbfgs(
-        objective,
-        np.asarray(x.get() if hasattr(x, "get") else x, np.float64),
-        iterations,
-        xp,
-        "float32",
-        history,
-        {},
-        None,
-    )
+    x0 = np.asarray(x.get() if hasattr(x, "get") else x, np.float64)
+    lbfgs(objective, x0, iterations, xp, "float32", lambda x, seconds: history.append(seconds))
     sync()
     result = {
         "impl": impl,
@@ -278,6 +227,7 @@ def main():
     p.add_argument("--evals", type=int, default=3, help="timed evaluations per worker")
     p.add_argument("--iterations", type=int, default=5, help="timed L-BFGS iterations per worker")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--impls", nargs="+", default=IMPLS, help="which implementations to time")
     p.add_argument("--output", type=Path, default=HERE)
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -293,7 +243,8 @@ def main():
     runs = []
     for size in sizes:
         for r in range(args.repeats):
-            order = IMPLS[r % 3 :] + IMPLS[: r % 3]  # alternate who goes first
+            k = r % len(args.impls)
+            order = args.impls[k:] + args.impls[:k]  # alternate who goes first
             for impl in order:
                 runs.append(run_worker(args, impl, size, args.device, args.evals, args.iterations))
                 print(f"  {impl:<22} {size:>5} px  {runs[-1]['eval_s']:.3f} s/eval", flush=True)
@@ -307,7 +258,7 @@ def summarize(runs, peak, device):
     rows = []
     for size in sorted({r["size"] for r in runs}):
         ref = np.median([r["eval_s"] for r in runs if r["size"] == size and r["impl"] == "pytorch"])
-        for impl in IMPLS:
+        for impl in [i for i in IMPLS + ["minimal_nst plain"] if any(r["impl"] == i for r in runs)]:
             mine = [r for r in runs if r["size"] == size and r["impl"] == impl]
             med = {
                 k: float(np.median([r[k] for r in mine]))
@@ -375,7 +326,7 @@ includes its library); working MB is the growth of the peak over the resident si
     (args.output / name).write_text(text)
     fig, ax = plt.subplots(figsize=(7, 4))
     sizes = sorted({r["size"] for r in rows})
-    for i, impl in enumerate(IMPLS):
+    for i, impl in enumerate(args.impls):
         vals = [
             next(r["eval_s"] for r in rows if r["size"] == s and r["impl"] == impl) for s in sizes
         ]

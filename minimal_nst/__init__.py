@@ -1,13 +1,16 @@
 """minimal_nst: Gatys, Ecker & Bethge's neural style transfer, by hand, on NumPy or CuPy."""
 
 from .backend import get_array_module, get_backend
-from .losses import Objective
-from .stylize import Result, stylize
+from .losses import LossOptions
+from .objective import Objective
+from .stylize import Result, Settings, stylize
 from .vgg import VGG19, VGG19_LAYERS
 
 __all__ = [
+    "LossOptions",
     "Objective",
     "Result",
+    "Settings",
     "VGG19",
     "VGG19_LAYERS",
     "get_array_module",

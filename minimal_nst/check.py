@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from . import layers, losses
+from . import fast_layers, layers, losses
 from .backend import BackendError, get_backend, to_numpy
 
 
@@ -48,23 +48,36 @@ def _loss_check(loss, v):
     return rel_error(loss(v)[1], numeric_grad(lambda v: loss(v)[0], v))
 
 
-def _away_from_zero(xp, rng, shape):
-    """|values| >= 0.1 and no ties, so no finite-difference step crosses a kink."""
+def away_from_zero(rng, shape):
+    """|values| >= 0.1 and no ties, so no finite-difference step crosses a ReLU or max-pool kink."""
     v = rng.permutation(np.prod(shape)).reshape(shape) * 0.1 + 0.1
-    return xp.asarray(v * rng.choice([-1.0, 1.0], size=shape))
+    return v * rng.choice([-1.0, 1.0], size=shape)
 
 
-def checks(xp, weights=None):
+def checks(xp, weights_path=None):
     """(name, function returning the measured error, tolerance) for every check."""
     rng = np.random.default_rng(0)
-    x = _away_from_zero(xp, rng, (2, 3, 5, 7))
+    x = xp.asarray(away_from_zero(rng, (2, 3, 5, 7)))
     w, b = xp.asarray(rng.standard_normal((4, 3, 3, 3))), xp.asarray(rng.standard_normal(4))
+    U, fast = fast_layers.winograd_kernels(w), fast_layers
     F, P = xp.asarray(rng.random((6, 10))), xp.asarray(rng.random((6, 10)))
     S = rng.random((6, 10))
     A = xp.asarray(S @ S.T)  # a style target is a Gram matrix, hence symmetric
     L = layers
     return [
         ("conv2d_backward", lambda: _op_check(xp, L.conv2d_forward, L.conv2d_backward, x, w, b)),
+        (
+            "conv2d_blocked_backward",
+            lambda: _op_check(
+                xp, fast.conv2d_blocked_forward, fast.conv2d_blocked_backward, x, w, b
+            ),
+        ),
+        (
+            "conv2d_winograd_backward",
+            lambda: _op_check(
+                xp, fast.conv2d_winograd_forward, fast.conv2d_winograd_backward, x, U, b
+            ),
+        ),
         ("relu_backward", lambda: _op_check(xp, L.relu_forward, L.relu_backward, x)),
         (
             "avg_pool2d_backward",
@@ -80,21 +93,23 @@ def checks(xp, weights=None):
             lambda: _loss_check(lambda F: losses.style_layer_loss(F, A), F),
         ),
         ("tv_loss", lambda: _loss_check(losses.tv_loss, x)),
-        ("Objective on VGG-19 (Eq. 7)", lambda: _objective_check(xp, weights)),
+        ("Objective on VGG-19 (Eq. 7)", lambda: _objective_check(xp, weights_path)),
     ]
 
 
 TOLERANCE = {"Objective on VGG-19 (Eq. 7)": 1e-6}  # 30 pixels through 16 layers; others 1e-7
 
 
-def _objective_check(xp, weights):
+def _objective_check(xp, weights_path):
+    from .losses import LossOptions
+    from .objective import Objective
     from .vgg import VGG19
-    from .weights import get_weights
+    from .weights import get_weights_path
 
-    net = VGG19.from_hdf5(get_weights(weights), dtype="float64", xp=xp)
+    net = VGG19.from_hdf5(get_weights_path(weights_path), dtype="float64", xp=xp)
     rng = np.random.default_rng(2)
     content, style, x = (xp.asarray(rng.uniform(-100, 120, (1, 3, 16, 20))) for _ in range(3))
-    objective = losses.Objective(net, content, [style], alpha=1.0, beta=1e3, tv_weight=1e-3)
+    objective = Objective(net, content, [style], LossOptions(beta=1e3, tv_weight=1e-3))
     grad = objective.loss_and_grad(x)[1]
     coords = [tuple(int(v) for v in c) for c in zip(*(rng.integers(0, n, 30) for n in x.shape))]
     numeric = numeric_grad(lambda x: objective.loss_and_grad(x)[0], x, h=1e-3, coords=coords)
@@ -104,7 +119,9 @@ def _objective_check(xp, weights):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="minimal-nst check", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
-    parser.add_argument("--weights", help="VGG-19 weights file (default: fetched and cached)")
+    parser.add_argument(
+        "--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)"
+    )
     args = parser.parse_args(argv)
     try:
         xp = get_backend(None if args.backend == "auto" else args.backend)
@@ -113,7 +130,7 @@ def main(argv=None):
         return 2
     print(f"gradient checks on {xp.__name__}, float64 central differences")
     failed = 0
-    for name, measure in checks(xp, args.weights):
+    for name, measure in checks(xp, args.weights_path):
         tol = TOLERANCE.get(name, 1e-7)
         start = time.time()
         try:

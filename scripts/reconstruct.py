@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from figure_grid import figure_parser, label_grid, load_inputs, save_grid  # noqa: E402
+
+from minimal_nst import LossOptions, stylize  # noqa: E402
 from minimal_nst.cli import friendly_errors  # noqa: E402
-from minimal_nst.figures import figure_parser, label_grid, load_inputs, save_grid  # noqa: E402
-from minimal_nst.stylize import stylize  # noqa: E402
 
 CONTENT_ROW = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
 STYLE_ROW = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -29,14 +31,12 @@ def paper_name(layer):
 
 def main(argv=None):
     args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT).parse_args(argv)
-    net, content, style = load_inputs(args)
-    common = dict(
-        size=args.size, iterations=args.iterations, init="noise", seed=args.seed, net=net, beta=1.0
-    )
+    net, settings, content, style = load_inputs(args)
     content_row, style_row = [], []
     start = time.time()
     for layer in CONTENT_ROW:
-        result = stylize(content, [], content_layers=[layer], style_layers=(), **common)
+        loss = LossOptions(beta=1.0, content_layers=(layer,), style_layers=())
+        result = stylize(content, [], settings, loss, net)
         content_row.append(result.image)
         print(
             f"content {paper_name(layer)}: {len(result.history)} iterations, "
@@ -44,7 +44,8 @@ def main(argv=None):
             flush=True,
         )
     for k in range(1, len(STYLE_ROW) + 1):
-        result = stylize(None, style, content_layers=(), style_layers=STYLE_ROW[:k], **common)
+        loss = LossOptions(beta=1.0, content_layers=(), style_layers=tuple(STYLE_ROW[:k]))
+        result = stylize(None, style, settings, loss, net)
         style_row.append(result.image)
         print(
             f"style up to {paper_name(STYLE_ROW[k - 1])}: {len(result.history)} iterations, "

@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from figure_grid import figure_parser, label_grid, load_inputs, save_grid  # noqa: E402
+
+from minimal_nst import LossOptions, stylize  # noqa: E402
 from minimal_nst.cli import friendly_errors  # noqa: E402
-from minimal_nst.figures import figure_parser, label_grid, load_inputs, save_grid  # noqa: E402
-from minimal_nst.stylize import default_beta, stylize  # noqa: E402
+from minimal_nst.losses import default_beta  # noqa: E402
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 RATIOS = [1e-5, 1e-4, 1e-3, 1e-2]  # alpha / beta
@@ -24,24 +27,14 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "figures" / "tradeoff.png"
 
 def main(argv=None):
     args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT).parse_args(argv)
-    net, content, style = load_inputs(args)
+    net, settings, content, style = load_inputs(args)
     area = default_beta(args.size) / default_beta(256)  # (size / 256)^2
     rows, start = [], time.time()
     for k in range(1, len(STYLE_LAYERS) + 1):
         row = []
         for ratio in RATIOS:
-            result = stylize(
-                content,
-                style,
-                size=args.size,
-                iterations=args.iterations,
-                alpha=1.0,
-                beta=area / ratio,
-                style_layers=STYLE_LAYERS[:k],
-                init="noise",
-                seed=args.seed,
-                net=net,
-            )
+            loss = LossOptions(beta=area / ratio, style_layers=tuple(STYLE_LAYERS[:k]))
+            result = stylize(content, style, settings, loss, net)
             row.append(result.image)
             print(
                 f"layers up to conv{k}_1, alpha/beta {ratio:g}: {time.time() - start:.0f} s",

@@ -1,13 +1,15 @@
-"""Shared test helpers: rel_error, the NumPy/CuPy parametrisation, and the weights fixture.
+"""Shared test helpers: the NumPy/CuPy parametrisation, the real weights, generated images.
 
 The only tests allowed to skip are the CuPy ones (marked `gpu`) on a machine without a GPU: any
 other skip makes the session fail, so a missing piece can never hide behind a skip.
 """
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from minimal_nst.backend import cupy_unavailable_reason, get_backend
-from minimal_nst.check import numeric_grad, rel_error  # noqa: F401  (shared with the tests)
+from minimal_nst.check import away_from_zero, numeric_grad, rel_error  # noqa: F401  (shared)
 
 BACKENDS = [
     pytest.param("numpy", id="numpy"),
@@ -28,9 +30,9 @@ def xp(request):
 @pytest.fixture(scope="session")
 def weights_path():
     """The real VGG-19 weights, fetched and hash-checked by the package's own fetcher."""
-    from minimal_nst.weights import get_weights
+    from minimal_nst.weights import get_weights_path
 
-    return get_weights()
+    return get_weights_path()
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +42,42 @@ def vgg_numpy(weights_path):
     return VGG19.from_hdf5(weights_path)
 
 
+def distinct_values(rng, shape):
+    """A random permutation of well-spaced values: no ties inside any max-pool window."""
+    return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.1
+
+
+def generated_photo(h=48, w=64):
+    """A small 'photo': smooth colour gradients and a yellow disc."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 255 // w, yy * 255 // h, 255 - xx * 200 // w], axis=2)
+    rgb[(yy - h // 2) ** 2 + (xx - w // 2) ** 2 < (h // 4) ** 2] = (250, 240, 40)
+    return rgb.astype(np.uint8)
+
+
+def generated_stripes(side=40):
+    """A small 'painting': red and blue diagonal stripes."""
+    yy, xx = np.mgrid[0:side, 0:side]
+    stripes = ((xx + yy) // 5 % 2)[..., None] == 1
+    return np.where(stripes, [200, 30, 30], [20, 20, 120]).astype(np.uint8)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(generated_photo()).save(path)
+    return path
+
+
+@pytest.fixture
+def stripes(tmp_path):
+    path = tmp_path / "stripes.png"
+    Image.fromarray(generated_stripes()).save(path)
+    return path
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA device (skipped elsewhere)")
-    config.addinivalue_line("markers", "slow: runs the optimizer end to end")
 
 
 _bad_skips = []

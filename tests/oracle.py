@@ -1,4 +1,7 @@
-"""The PyTorch oracle: VGG-19 and the paper's Eq. 7, written independently in torch."""
+"""The PyTorch oracle: VGG-19 and the paper's Eq. 7, written independently in torch.
+
+Used by the tests (agreement to float rounding) and by bench/ (the speed to beat).
+"""
 
 import numpy as np
 import torch
@@ -14,7 +17,7 @@ def torch_vgg_features(weights, x, pooling="avg", until="pool5"):
         if until in feats:
             break
         if kind == "conv":
-            w, b = (torch.tensor(np.asarray(p)) for p in weights[name])
+            w, b = weights[name]
             x = tF.conv2d(x, w, b, padding=1)
         elif kind == "relu":
             x = tF.relu(x)
@@ -24,31 +27,66 @@ def torch_vgg_features(weights, x, pooling="avg", until="pool5"):
     return feats
 
 
-def torch_total_loss(
-    weights,
-    x,
-    content,
-    styles,
-    alpha,
-    beta,
-    content_layers,
-    style_layers,
-    layer_weights,
-    blend,
-    tv_weight,
-):
-    """Eq. 7 by autograd: alpha * sum of 1/2||F - P||^2 + beta * sum_l w_l E_l + tv."""
-    feats = torch_vgg_features(weights, x)
-    P = torch_vgg_features(weights, content)
-    L_content = sum(0.5 * ((feats[n] - P[n]) ** 2).sum() for n in content_layers)
-    L_style = 0
-    for name, w_l in zip(style_layers, layer_weights):
-        F = feats[name][0].flatten(1)
-        N, M = F.shape
-        A = 0
-        for s, b in zip(styles, blend):
-            Fs = torch_vgg_features(weights, s)[name][0].flatten(1)
-            A = A + b / sum(blend) * (Fs @ Fs.T) * (M / Fs.shape[1])
-        L_style = L_style + w_l * ((F @ F.T - A) ** 2).sum() / (4 * N**2 * M**2)
-    tv = ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum() + ((x[..., 1:] - x[..., :-1]) ** 2).sum()
-    return alpha * L_content + beta * L_style + tv_weight * tv
+class TorchObjective:
+    """Eq. 7 by autograd: alpha sum 1/2 ||F - P||^2 + beta sum_l w_l E_l + tv_weight TV.
+
+    weights: {name: (w, b)} arrays; content (or None), styles: (1, 3, H, W) arrays; loss: the
+    options (a minimal_nst.LossOptions, read as plain numbers). Targets are computed once.
+    """
+
+    def __init__(self, weights, content, styles, loss, device="cpu"):
+        self.device, self.loss = device, loss
+        self.weights = {k: tuple(self.tensor(p) for p in wb) for k, wb in weights.items()}
+        self.content_layers = loss.content_layers if content is not None else ()
+        self.style_layers = loss.style_layers if len(styles) else ()
+        blend = loss.style_blend_weights or [1.0] * len(styles)
+        n = len(loss.style_layers)
+        self.layer_weights = loss.style_layer_weights or [1.0 / n] * n
+        with torch.no_grad():
+            if content is not None:
+                P = self.features(self.tensor(content))
+                self.P = {name: P[name] for name in self.content_layers}
+            self.A_per_pixel = {name: 0 for name in self.style_layers}
+            for style, b in zip(styles, blend):
+                S = self.features(self.tensor(style))
+                for name in self.style_layers:
+                    G = self.gram(S[name])
+                    self.A_per_pixel[name] += b / sum(blend) * G / S[name][0, 0].numel()
+
+    def tensor(self, a):
+        return torch.as_tensor(np.asarray(a), device=self.device)
+
+    def features(self, x):
+        deepest = max((*self.content_layers, *self.style_layers), key=self.depth)
+        return torch_vgg_features(self.weights, x, until=deepest)
+
+    @staticmethod
+    def depth(name):
+        return [n for n, *_ in VGG19_LAYERS].index(name)
+
+    @staticmethod
+    def gram(f):
+        F = f[0].flatten(1)
+        return F @ F.T
+
+    def __call__(self, x):
+        """L_total at x, a tensor (autograd records it)."""
+        feats, loss = self.features(x), self.loss
+        content = sum(0.5 * ((feats[n] - self.P[n]) ** 2).sum() for n in self.content_layers)
+        style = 0
+        for name, w_l in zip(self.style_layers, self.layer_weights):
+            N, M = feats[name].shape[1], feats[name][0, 0].numel()
+            E = ((self.gram(feats[name]) - self.A_per_pixel[name] * M) ** 2).sum()
+            style = style + w_l * E / (4 * N**2 * M**2)
+        total = loss.alpha * content + loss.beta * style
+        if loss.tv_weight:
+            tv = ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum() + ((x[..., 1:] - x[..., :-1]) ** 2).sum()
+            total = total + loss.tv_weight * tv
+        return total
+
+    def loss_and_grad(self, x):
+        """(L_total, dL_total/dx as a NumPy array) at a NumPy image x."""
+        xt = self.tensor(x).requires_grad_(True)
+        total = self(xt)
+        total.backward()
+        return total.item(), xt.grad.detach().cpu().numpy()

@@ -50,26 +50,6 @@ def files_in(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-@pytest.fixture
-def photo(tmp_path):
-    """A small generated 'photo': smooth gradients and a disc."""
-    yy, xx = np.mgrid[0:48, 0:64]
-    rgb = np.stack([xx * 4, yy * 5, 255 - xx * 3], axis=2)
-    rgb[(yy - 24) ** 2 + (xx - 30) ** 2 < 150] = (250, 240, 40)
-    path = tmp_path / "photo.png"
-    Image.fromarray(rgb.astype(np.uint8)).save(path)
-    return path
-
-
-@pytest.fixture
-def stripes(tmp_path):
-    yy, xx = np.mgrid[0:40, 0:40]
-    rgb = np.where(((xx + yy) // 5 % 2)[..., None] == 1, [200, 30, 30], [20, 20, 120])
-    path = tmp_path / "stripes.png"
-    Image.fromarray(rgb.astype(np.uint8)).save(path)
-    return path
-
-
 def bomb_png(path, side=100_000):
     """A valid small PNG whose header claims side x side pixels."""
     raw = b"".join(b"\x00" + b"\x00" * 16 for _ in range(16))

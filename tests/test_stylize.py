@@ -4,35 +4,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minimal_nst import Objective, stylize
+from conftest import generated_photo, generated_stripes
+from minimal_nst import LossOptions, Objective, stylize
 from minimal_nst.image import (
     deprocess,
     fit_shape,
     keep_colors,
     load_image,
+    luminance,
     match_colors,
     preprocess,
     resize,
 )
-from minimal_nst.stylize import StylizeError, estimate_memory
-
-
-def generated_photo(h=48, w=64):
-    yy, xx = np.mgrid[0:h, 0:w]
-    rgb = np.stack([xx * 255 // w, yy * 255 // h, 255 - xx * 200 // w], axis=2)
-    rgb[(yy - h // 2) ** 2 + (xx - w // 2) ** 2 < (h // 4) ** 2] = (250, 240, 40)
-    return rgb.astype(np.uint8)
-
-
-def generated_stripes(side=40):
-    yy, xx = np.mgrid[0:side, 0:side]
-    stripes = ((xx + yy) // 5 % 2)[..., None] == 1
-    return np.where(stripes, [200, 30, 30], [20, 20, 120]).astype(np.uint8)
+from minimal_nst.inputs import StylizeError, load_inputs
+from minimal_nst.memory import estimate_memory
+from minimal_nst.stylize import lbfgs
 
 
 def style_distance(net, image, style):
     """The style term of Eq. 7 of `image` with respect to `style`."""
-    objective = Objective(net, None, [preprocess(style)], beta=1.0)
+    objective = Objective(net, None, [preprocess(style)], LossOptions(beta=1.0))
     objective.loss_and_grad(preprocess(image))
     return objective.terms["style"]
 
@@ -40,16 +31,19 @@ def style_distance(net, image, style):
 @pytest.fixture(scope="module")
 def run(vgg_numpy):
     photo, stripes = generated_photo(), generated_stripes()
-    result = stylize(photo, stripes, size=64, iterations=15, net=vgg_numpy)
+    result = stylize(photo, stripes, net=vgg_numpy, size=64, iterations=15)
     return photo, stripes, result
 
 
-def test_loss_decreases_monotonically(run):
+def test_loss_decreases_and_each_record_is_its_iterate(run):
     history = run[2].history
     assert len(history) == 15
     totals = [r["total"] for r in history]
     assert all(b <= a for a, b in zip(totals, totals[1:])), totals
     assert totals[-1] < 0.5 * totals[0]
+    beta = 1e3 * (64 / 256) ** 2  # default_beta(64)
+    for r in history:  # the terms recorded belong to the same evaluation as the total
+        assert r["total"] == pytest.approx(r["content"] + beta * r["style"], rel=1e-6)
 
 
 def test_output_leaves_the_content_and_moves_toward_the_style(run, vgg_numpy):
@@ -63,8 +57,8 @@ def test_output_leaves_the_content_and_moves_toward_the_style(run, vgg_numpy):
 
 def test_texture_synthesis_from_noise(vgg_numpy):
     stripes = generated_stripes()
-    result = stylize(None, stripes, size=40, iterations=20, net=vgg_numpy, init="noise")
-    noise = stylize(None, stripes, size=40, iterations=1, net=vgg_numpy, init="noise")
+    result = stylize(None, stripes, net=vgg_numpy, size=40, iterations=20, init="noise")
+    noise = stylize(None, stripes, net=vgg_numpy, size=40, iterations=1, init="noise")
     assert result.image.shape == (40, 40, 3)
     assert style_distance(vgg_numpy, result.image, stripes) < 0.5 * style_distance(
         vgg_numpy, noise.image, stripes
@@ -74,7 +68,7 @@ def test_texture_synthesis_from_noise(vgg_numpy):
 def test_noise_init_is_reproducible_by_seed(vgg_numpy):
     photo, stripes = generated_photo(), generated_stripes()
     a, b, c = (
-        stylize(photo, stripes, size=32, iterations=3, init="noise", seed=s, net=vgg_numpy)
+        stylize(photo, stripes, net=vgg_numpy, size=32, iterations=3, init="noise", seed=s)
         for s in (1, 1, 2)
     )
     assert np.array_equal(a.image, b.image) and not np.array_equal(a.image, c.image)
@@ -88,7 +82,7 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size(vgg_numpy):
         records.append((record, image().shape))
 
     result = stylize(
-        photo, stripes, size=64, iterations=3, scales=2, net=vgg_numpy, callback=callback
+        photo, stripes, net=vgg_numpy, callback=callback, size=64, iterations=3, scales=2
     )
     assert [r["scale"] for r, _ in records] == [1, 1, 1, 2, 2, 2]
     assert records[0][1] == (34, 45, 3) and records[-1][1] == (48, 64, 3)
@@ -98,10 +92,47 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size(vgg_numpy):
 def test_luminance_transfer_keeps_the_content_colours(vgg_numpy):
     photo, stripes = generated_photo(), generated_stripes()
     result = stylize(
-        photo, stripes, size=64, iterations=5, preserve_colors="luminance", net=vgg_numpy
+        photo, stripes, net=vgg_numpy, size=64, iterations=5, preserve_colors="luminance"
     )
     to_iq = np.array([[0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]).T
     assert np.abs(result.image @ to_iq - photo @ to_iq).mean() < 3.0
+
+
+def test_luminance_is_itu_r_601_luma_as_pillow_computes_it():
+    rgb = np.random.default_rng(1).integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    pillow = np.asarray(Image.fromarray(rgb).convert("L")).astype(int)
+    y = luminance(rgb)
+    assert np.abs(y[:, :, 0].astype(int) - pillow).max() <= 1
+    assert (y[:, :, 0] == y[:, :, 1]).all() and (y[:, :, 1] == y[:, :, 2]).all()
+
+
+def test_histogram_preservation_recolours_the_style_toward_the_content():
+    photo, stripes = generated_photo(), generated_stripes()
+    content, target, (style,), _ = load_inputs(photo, [stripes], "content", "histogram")
+    assert np.array_equal(content, photo) and np.array_equal(target, photo)
+    means = [a.reshape(-1, 3).mean(0) for a in (style, photo, stripes)]
+    assert np.abs(means[0] - means[1]).max() < 2 and np.abs(means[0] - means[2]).max() > 20
+
+
+def test_optimiser_returns_the_best_image_it_evaluated_not_the_last():
+    """Ctrl-C lands right after an evaluation that went badly: the best one is kept."""
+
+    class WorseThenCtrlC:
+        terms, evaluated = {}, []
+
+        def loss_and_grad(self, x):
+            if len(self.evaluated) == 6:
+                raise KeyboardInterrupt
+            loss = float(((x - 3.0) ** 4).sum()) + (1e9 if len(self.evaluated) == 5 else 0)
+            self.evaluated.append((loss, x.copy()))
+            return loss, 4 * (x - 3.0) ** 3
+
+    x0 = np.random.default_rng(2).normal(0, 20, (1, 3, 4, 5))
+    objective = WorseThenCtrlC()
+    x_best, stopped = lbfgs(objective, x0, 50, np, np.float64)
+    losses = [loss for loss, _ in objective.evaluated]
+    assert stopped == "interrupted" and losses[-1] > min(losses)
+    assert np.array_equal(x_best, objective.evaluated[int(np.argmin(losses))][1])
 
 
 def test_colour_matching_gives_the_targets_mean_and_covariance():
@@ -126,8 +157,12 @@ def test_keep_colors_takes_luma_from_one_and_chroma_from_the_other():
     [
         (dict(size=0), "size must be a positive integer"),
         (dict(iterations=2.5), "iterations must be a positive integer"),
-        (dict(preserve_colors="sepia"), "preserve_colors"),
-        (dict(style_layers=["relu6_1"]), "unknown layer"),
+        (dict(preserve_colors="sepia"), "--preserve-colors must be one of"),
+        (dict(conv="fft"), "--conv must be one of"),
+        (dict(loss=LossOptions(beta=-1.0)), "--style-weight must be >= 0"),
+        (dict(loss=LossOptions(style_blend_weights=(1.0, 2.0))), "2 --style-blend-weights for 1"),
+        (dict(loss=LossOptions(style_layer_weights=(1.0,))), "1 --style-layer-weights for 5"),
+        (dict(loss=LossOptions(style_layers=("relu6_1",))), "unknown layer"),
         (dict(size=12), "too small for relu5_1"),
     ],
 )
@@ -136,12 +171,18 @@ def test_bad_arguments_are_clear_errors(vgg_numpy, kwargs, message):
         stylize(generated_photo(), generated_stripes(), net=vgg_numpy, **kwargs)
 
 
+def test_bad_arguments_are_refused_before_the_network_runs():
+    with pytest.raises(StylizeError, match="unknown layer"):
+        loss = LossOptions(style_layers=("relu6_1",))
+        stylize(generated_photo(), generated_stripes(), net="never used", loss=loss)
+
+
 def test_memory_estimate_grows_with_the_image_and_refuses_the_impossible(vgg_numpy):
     small, _ = estimate_memory((256, 256), [(256, 256)], deepest=29)
     large, _ = estimate_memory((512, 512), [(512, 512)], deepest=29)
     assert 3.5 < (large - 80e6) / (small - 80e6) < 4.5
     with pytest.raises(StylizeError, match="needs about"):
-        stylize(generated_photo(), generated_stripes(), size=60000, net=vgg_numpy)
+        stylize(generated_photo(), generated_stripes(), net=vgg_numpy, size=60000)
 
 
 # -- images ---------------------------------------------------------------------------------------

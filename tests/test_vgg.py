@@ -19,16 +19,17 @@ def image():
     return np.random.default_rng(0).uniform(-120, 130, (1, 3, 37, 53))
 
 
-@pytest.mark.parametrize("conv", ["im2col", "winograd"])
+@pytest.mark.parametrize("conv", ["plain", "im2col", "winograd"])
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-9), (np.float32, 1e-4)])
 def test_features_and_gradient_agree_with_pytorch(xp, vgg_numpy, image, pooling, dtype, tol, conv):
     net = VGG19(vgg_numpy.weights, pooling, conv).to(xp, dtype)
     x = image.astype(dtype)
     xt = torch.tensor(x, requires_grad=True)
-    ref = torch_vgg_features(net.to(np, dtype).weights, xt, pooling)
+    weights = {k: tuple(torch.tensor(p) for p in wb) for k, wb in net.to(np, dtype).weights.items()}
+    ref = torch_vgg_features(weights, xt, pooling)
 
-    feats = net.forward(xp.asarray(x), RELUS)
+    feats, _ = net.forward(xp.asarray(x), RELUS)
     for name in RELUS:
         assert feats[name].dtype == dtype
         assert rel_error(feats[name], ref[name].detach().numpy()) < tol, (
@@ -37,43 +38,52 @@ def test_features_and_gradient_agree_with_pytorch(xp, vgg_numpy, image, pooling,
 
     # d/dx of sum_l c_l * sum(feature_l * r_l): gradients entering at five depths at once.
     rng = np.random.default_rng(1)
-    weights = {
-        n: c * rng.standard_normal(ref[n].shape).astype(dtype) for n, c in GRAD_LAYERS.items()
-    }
-    sum(torch.sum(ref[n] * torch.tensor(g)) for n, g in weights.items()).backward()
-    net.forward(xp.asarray(x), weights)
-    dx = net.backward({n: xp.asarray(g) for n, g in weights.items()})
+    grads = {n: c * rng.standard_normal(ref[n].shape).astype(dtype) for n, c in GRAD_LAYERS.items()}
+    sum(torch.sum(ref[n] * torch.tensor(g)) for n, g in grads.items()).backward()
+    _, tape = net.forward(xp.asarray(x), grads)
+    dx = net.backward({n: xp.asarray(g) for n, g in grads.items()}, tape)
     assert dx.dtype == dtype
     assert rel_error(dx, xt.grad.numpy()) < tol, "backward went wrong"
 
 
 def test_forward_stops_at_the_deepest_requested_layer(vgg_numpy, image):
-    x = image.astype(np.float32)
-    out = vgg_numpy.forward(x, ["relu2_1", "relu1_1"])
+    out, tape = vgg_numpy.forward(image.astype(np.float32), ["relu2_1", "relu1_1"])
     assert set(out) == {"relu1_1", "relu2_1"}
-    assert [name for name, *_ in vgg_numpy._tape][-1] == "relu2_1"
+    assert [name for name, *_ in tape][-1] == "relu2_1"
     assert out["relu2_1"].shape == (1, 128, 18, 26)
 
 
 def test_backward_sums_gradients_entering_at_different_depths(vgg_numpy, image):
     x = image.astype(np.float64)
     net = vgg_numpy.to(np, np.float64)
-    feats = net.forward(x, ["relu1_2", "relu3_1"])
+    feats, tape = net.forward(x, ["relu1_2", "relu3_1"])
     g1, g3 = np.ones_like(feats["relu1_2"]), np.full_like(feats["relu3_1"], 0.3)
-    both = net.backward({"relu1_2": g1, "relu3_1": g3})
-    assert rel_error(both, net.backward({"relu1_2": g1}) + net.backward({"relu3_1": g3})) < 1e-12
-    assert g1.max() == 1.0, "backward must not modify the caller's gradient arrays"
+    both = net.backward({"relu1_2": g1, "relu3_1": g3}, tape)
+    one_by_one = net.backward({"relu1_2": g1}, tape) + net.backward({"relu3_1": g3}, tape)
+    assert rel_error(both, one_by_one) < 1e-12
+    assert np.array_equal(g1, np.ones_like(g1)), "backward must not modify the caller's gradients"
 
 
-def test_backward_needs_a_forward_that_reached_the_layer(vgg_numpy, image):
-    vgg_numpy.forward(image.astype(np.float32), ["relu1_1"])
-    with pytest.raises(ValueError, match="did not reach"):
-        vgg_numpy.backward({"relu2_1": np.zeros((1, 128, 18, 26), np.float32)})
+def test_a_later_forward_leaves_an_earlier_tape_intact(vgg_numpy, image):
+    """The style images' forwards happen between an image's forward and backward: the tape is
+    the caller's, so they cannot overwrite it."""
+    net = vgg_numpy.to(np, np.float64)
+    x, other = image.astype(np.float64), image[:, :, ::-1, :].astype(np.float64)
+    feats, tape = net.forward(x, ["relu2_1"])
+    g = {"relu2_1": np.ones_like(feats["relu2_1"])}
+    before = net.backward(g, tape)
+    net.forward(other, ["relu2_1"])
+    assert np.array_equal(net.backward(g, tape), before)
+    assert not np.array_equal(net.backward(g, net.forward(other, ["relu2_1"])[1]), before)
 
 
-def test_unknown_layer_names_list_the_valid_ones(vgg_numpy, image):
-    with pytest.raises(ValueError, match=r"unknown layer\(s\) conv9_9; valid: conv1_1, relu1_1"):
-        vgg_numpy.forward(image, ["conv4_2", "conv9_9"])
+def test_paper_layer_names_are_responses_after_the_relu(vgg_numpy, image):
+    """The paper's conv4_2 is Caffe's in-place ReLU output: relu4_2 here, never negative."""
+    names = [name for name, *_ in VGG19_LAYERS]
+    assert names.index("relu4_2") == names.index("conv4_2") + 1
+    out, _ = vgg_numpy.forward(image.astype(np.float32), ["conv4_2", "relu4_2"])
+    assert out["conv4_2"].min() < 0 and out["relu4_2"].min() == 0
+    assert np.array_equal(out["relu4_2"], np.maximum(out["conv4_2"], 0))
 
 
 def test_loader_names_the_missing_dataset_of_another_layout(tmp_path):

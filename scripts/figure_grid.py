@@ -1,4 +1,6 @@
-"""Labelled image grids for the paper's figures (scripts/reconstruct.py, scripts/tradeoff.py).
+"""What the figure scripts share: labelled image grids, their options, their inputs.
+
+Used by scripts/reconstruct.py (Fig. 1) and scripts/tradeoff.py (Fig. 3).
 
 Labels use Pillow's own default font (scalable where Pillow has FreeType), no extra dependency.
 """
@@ -62,7 +64,7 @@ def figure_parser(description, output):
     """The options every figure script shares with scripts/stylize.py."""
     import argparse
 
-    from .cli import Parser
+    from minimal_nst.cli import Parser
 
     p = Parser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--content", help="content photo (default: the demo photo)")
@@ -72,29 +74,36 @@ def figure_parser(description, output):
     p.add_argument("--output", default=output, help="the grid image (.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the white-noise start")
     p.add_argument("--pooling", choices=["avg", "max"], default="avg")
-    p.add_argument("--conv", choices=["im2col", "winograd"], default="im2col")
+    p.add_argument("--conv", choices=["plain", "im2col", "winograd"], default="im2col")
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
-    p.add_argument("--weights", help="VGG-19 weights file (default: fetched and cached)")
+    p.add_argument("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched)")
     return p
 
 
 def load_inputs(args):
-    """(network, content RGB, style RGB center-cropped to the content's aspect) for a figure."""
-    from .backend import get_backend
-    from .cli import check_output
-    from .image import load_image
-    from .stylize import DEFAULT_STYLE, default_content_path
-    from .vgg import VGG19
-    from .weights import get_weights
+    """(network, Settings, content RGB, style RGB cropped to the content's aspect) for a figure."""
+    from minimal_nst import VGG19, Settings
+    from minimal_nst.backend import get_backend
+    from minimal_nst.cli import UsageError, check_output
+    from minimal_nst.image import load_image
+    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+    from minimal_nst.weights import get_weights_path
 
     if args.size < 1 or args.iterations < 1:
-        raise ValueError("--size and --iterations must be positive integers")
+        raise UsageError("--size and --iterations must be positive integers")
     check_output(Path(args.output), [p for p in (args.content, args.style) if p])
     xp = get_backend(None if args.backend == "auto" else args.backend)
     content = load_image(args.content or default_content_path())
     style = crop_to_aspect(load_image(args.style or DEFAULT_STYLE), content.shape[:2])
-    net = VGG19.from_hdf5(get_weights(args.weights), args.pooling, xp=xp, conv=args.conv)
-    return net, content, style
+    net = VGG19.from_hdf5(get_weights_path(args.weights_path), args.pooling, xp=xp, conv=args.conv)
+    settings = Settings(
+        size=args.size,
+        iterations=args.iterations,
+        init="noise",
+        seed=args.seed,
+        backend=xp.__name__,
+    )
+    return net, settings, content, style
 
 
 def crop_to_aspect(rgb, shape):
@@ -108,7 +117,7 @@ def crop_to_aspect(rgb, shape):
 
 
 def save_grid(grid, path):
-    from .image import atomic_write
+    from minimal_nst.image import atomic_write
 
     atomic_write(Path(path), lambda f: grid.save(f, format="PNG", optimize=True))
     print(f"wrote {path}")

@@ -1,0 +1,93 @@
+"""What a user gives `stylize()`: checked once, here, before any work, then loaded.
+
+Messages are one line and name the command-line flag, since most users meet them there.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .image import load_image, luminance, match_colors
+from .vgg import LAYER_NAMES, VGG19_LAYERS
+
+
+class StylizeError(ValueError):
+    """Bad input to stylize: the message is one line, meant for the user."""
+
+
+def check_settings(s):
+    """Raise StylizeError for the first of the Settings `s` that cannot work."""
+    for flag, value in [("--size", s.size), ("--iterations", s.iterations), ("--scales", s.scales)]:
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise StylizeError(f"{flag} must be a positive integer, got {value!r}")
+    if not 0 < s.style_scale < math.inf:
+        raise StylizeError(f"--style-scale must be > 0, got {s.style_scale}")
+    choices = {
+        "--preserve-colors": (s.preserve_colors, ("none", "luminance", "histogram")),
+        "--pooling": (s.pooling, ("avg", "max")),
+        "--conv": (s.conv, ("plain", "im2col", "winograd")),
+    }
+    for flag, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise StylizeError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
+    if isinstance(s.init, (str, Path)) and s.init not in ("content", "noise"):
+        if not Path(s.init).exists():
+            raise StylizeError(
+                f"--init must be content, noise or an image path; {s.init}: no such file"
+            )
+
+
+def check_loss(loss, n_styles):
+    """The Eq. 7 options: known layers, weights >= 0 and finite, one weight per layer or style."""
+    unknown = sorted(set(loss.content_layers + loss.style_layers) - set(LAYER_NAMES))
+    if unknown:
+        raise StylizeError(
+            f"unknown layer(s) {', '.join(unknown)}; valid: {', '.join(LAYER_NAMES)}"
+        )
+    for flag, value in [
+        ("--content-weight", loss.alpha),
+        ("--style-weight", 0.0 if loss.beta is None else loss.beta),
+        ("--tv-weight", loss.tv_weight),
+    ]:
+        if not 0 <= value < math.inf:
+            raise StylizeError(f"{flag} must be >= 0, got {value}")
+    for flag, weights, count, what in [
+        ("--style-layer-weights", loss.style_layer_weights, len(loss.style_layers), "style layer"),
+        ("--style-blend-weights", loss.style_blend_weights, n_styles, "style image"),
+    ]:
+        if weights is not None and len(weights) != count:
+            raise StylizeError(f"{len(weights)} {flag} for {count} {what}(s)")
+        if weights is not None and not all(0 <= w < math.inf for w in weights):
+            raise StylizeError(f"{flag} must be >= 0, got {list(weights)}")
+
+
+def check_fits(shape, layers):
+    """An image of `shape` (H, W) must survive the poolings before the deepest of `layers`."""
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    pools = sum(kind == "pool" for _, kind, *_ in VGG19_LAYERS[: deepest + 1])
+    if min(shape) < 2**pools:
+        raise StylizeError(
+            f"a {shape[1]}x{shape[0]} image is too small for {LAYER_NAMES[deepest]}"
+            f" (needs at least {2**pools} px on each side): raise --size"
+        )
+
+
+def load_inputs(content, styles, init, preserve_colors):
+    """(content RGB, RGB to optimise toward, style RGBs, init RGB or None) as uint8 arrays.
+
+    preserve_colors "histogram" recolours each style to the content's colours (never the
+    reverse); "luminance" keeps only the luminance of both (Gatys et al. 2016).
+    """
+    content_rgb = None if content is None else load_image(content)
+    style_rgbs = [load_image(s) for s in styles]
+    if content_rgb is None and not style_rgbs:
+        raise StylizeError("give a content image, a style image, or both")
+    init_rgb = None if isinstance(init, str) and init in ("content", "noise") else load_image(init)
+    target_rgb = content_rgb
+    if preserve_colors == "histogram" and content_rgb is not None:
+        style_rgbs = [match_colors(s, content_rgb) for s in style_rgbs]
+    if preserve_colors == "luminance":
+        style_rgbs = [luminance(s) for s in style_rgbs]
+        target_rgb = None if content_rgb is None else luminance(content_rgb)
+    return content_rgb, target_rgb, style_rgbs, init_rgb

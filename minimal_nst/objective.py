@@ -1,0 +1,76 @@
+"""The function L-BFGS minimises: Eq. 7 at an image, and its gradient, through VGG-19."""
+
+from .losses import (
+    LossOptions,
+    content_loss,
+    default_beta,
+    style_loss,
+    style_target,
+    total_loss,
+    tv_loss,
+)
+
+
+def as_matrix(feature):
+    """(1, N_l, H, W) -> F_l of shape (N_l, M_l)."""
+    return feature.reshape(feature.shape[1], -1)
+
+
+class Objective:
+    """L_total(x) = alpha L_content + beta L_style (+ tv_weight TV) and dL_total/dx.
+
+    content: a preprocessed (1, 3, H, W) image, or None for texture synthesis (style only).
+    styles: preprocessed images, blended by loss.style_blend_weights.
+    The targets P_l and A_l are computed once, here; `terms` holds the last evaluation's parts.
+    loss.beta None: default_beta of the content image's longer side (of the style's, if none).
+    """
+
+    def __init__(self, net, content, styles, loss=None):
+        self.net, self.loss = net, loss or LossOptions()
+        loss = self.loss
+        reference = content if content is not None else styles[0]
+        self.beta = default_beta(max(reference.shape[2:])) if loss.beta is None else loss.beta
+        self.content_layers = loss.content_layers if content is not None else ()
+        self.layer_weights = loss.layer_weights() if styles else {}
+        self.P = net.forward(content, self.content_layers)[0] if content is not None else {}
+        features = [net.forward(s, loss.style_layers)[0] for s in styles]
+        blend = loss.style_blend_weights or [1.0] * len(styles)
+        self.A_per_pixel = {
+            name: style_target([as_matrix(f[name]) for f in features], blend)
+            for name in self.layer_weights
+        }
+        self.terms = {}
+
+    def loss_and_grad(self, x):
+        """(L_total, dL_total/dx with x's shape) at a preprocessed image x (1, 3, H, W)."""
+        feats, tape = self.net.forward(x, [*self.content_layers, *self.layer_weights])
+        content = self._content(feats)
+        style = self._style(feats)
+        L_total, grads = total_loss(content, style, self.loss.alpha, self.beta)
+        dx = self.net.backward(grads, tape)
+        L_tv = 0.0
+        if self.loss.tv_weight:
+            L_tv, d_tv = tv_loss(x)
+            L_total, dx = L_total + self.loss.tv_weight * L_tv, dx + self.loss.tv_weight * d_tv
+        self.terms = {
+            "total": float(L_total),
+            "content": float(content[0]),
+            "style": float(style[0]),
+            "tv": float(L_tv),
+        }
+        return self.terms["total"], dx
+
+    def _content(self, feats):
+        """L_content summed over the content layers (the paper uses one), and its gradients."""
+        L, grads = 0.0, {}
+        for name in self.content_layers:
+            L_l, grads[name] = content_loss(feats[name], self.P[name])
+            L = L + L_l
+        return L, grads
+
+    def _style(self, feats):
+        """L_style (Eq. 5) against the targets A_l = A_l per pixel * M_l, and its gradients."""
+        F = {name: as_matrix(feats[name]) for name in self.layer_weights}
+        A = {name: self.A_per_pixel[name] * F[name].shape[1] for name in self.layer_weights}
+        L, dF = style_loss(F, A, self.layer_weights)
+        return L, {name: g.reshape(feats[name].shape) for name, g in dF.items()}

@@ -1,0 +1,62 @@
+"""What a run shows while it paints: a progress bar (tqdm) and snapshots every N iterations."""
+
+import io
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .image import save_image
+from .stylize import scale_sizes
+
+BAR = "{percentage:3.0f}%|{bar:20}| {postfix}  {elapsed} ETA {remaining}"
+
+
+class Progress:
+    """callback(record, image_fn) for stylize(). The ETA weighs each iteration by its scale's
+    pixels: at sqrt(2) times the size an iteration costs twice as much.
+
+    On a terminal the bar is redrawn every iteration; elsewhere (a log) a line is printed
+    every `print_every` iterations. 0 turns it off.
+    """
+
+    def __init__(self, output, settings, print_every, save_every, stream=None):
+        self.output, self.settings, self.stream = output, settings, stream or sys.stderr
+        self.print_every, self.save_every, self.done = max(print_every, 0), save_every, 0
+        self.tty, self.bar = self.stream.isatty(), None
+
+    def _start(self):
+        """The bar, made at the first iteration: stylize() has checked the settings by then."""
+        sizes = scale_sizes(self.settings.size, self.settings.scales)
+        self.cost = [(s / sizes[-1]) ** 2 for s in sizes]  # in full-size iterations
+        self.iterations = self.settings.iterations * len(sizes)
+        self.bar = tqdm(
+            total=self.settings.iterations * sum(self.cost),
+            file=self.stream if self.tty else io.StringIO(),
+            bar_format=BAR,
+            disable=not self.print_every,
+        )
+
+    def __call__(self, record, image_fn):
+        if self.bar is None:
+            self._start()
+        self.done += 1
+        if self.save_every and self.done % self.save_every == 0:
+            stem = self.output.with_suffix("")
+            save_image(Path(f"{stem}_{self.done:04d}{self.output.suffix}"), image_fn())
+        if not self.print_every:
+            return
+        postfix = (
+            f"{self.done}/{self.iterations}  total {record['total']:.3e}  "
+            f"content {record['content']:.3e}  style {record['style']:.3e}"
+        )
+        if record["of"] > 1:
+            postfix += f"  scale {record['scale']}/{record['of']}"
+        self.bar.set_postfix_str(postfix, refresh=False)
+        self.bar.update(self.cost[record["scale"] - 1])
+        if not self.tty and self.done % self.print_every == 0:
+            print(tqdm.format_meter(**self.bar.format_dict), file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,120 @@
+"""Every fast convolution equals the specification, layers.conv2d_forward / conv2d_backward.
+
+Forward and backward, float64 and float32, on odd sizes, on 3 input channels, and on images
+that span several row blocks (the blocks are made small, so every block boundary is crossed).
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tF
+from scipy.signal import correlate
+
+from conftest import numeric_grad, rel_error
+from minimal_nst import fast_layers
+from minimal_nst.fast_layers import (
+    conv2d_blocked_backward,
+    conv2d_blocked_forward,
+    conv2d_winograd_backward,
+    conv2d_winograd_forward,
+    winograd_kernels,
+    winograd_tile,
+)
+from minimal_nst.layers import conv2d_backward, conv2d_forward
+
+# (N, C_in, H, W, C_out): odd sizes, C_in = 3 as for an image, 1x1 maps, a tall and a wide one.
+SHAPES = [(2, 3, 5, 4, 4), (1, 3, 7, 9, 2), (1, 4, 1, 1, 3), (2, 2, 6, 6, 5), (1, 5, 23, 3, 6)]
+SHAPES += [(1, 6, 4, 29, 3)]
+
+
+def blocked(x, w, b):
+    return conv2d_blocked_forward(x, w, b), conv2d_blocked_backward
+
+
+def winograd(x, w, b):
+    return conv2d_winograd_forward(x, winograd_kernels(w), b), conv2d_winograd_backward
+
+
+FAST = {"im2col": blocked, "winograd": winograd}
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@pytest.fixture(params=["one block", "many blocks"])
+def block_size(request, monkeypatch):
+    """Row blocks as large as usual, or so small that each holds one or two rows."""
+    if request.param == "many blocks":
+        monkeypatch.setitem(fast_layers.BLOCK_ELEMENTS, "numpy", 250)
+        monkeypatch.setitem(fast_layers.BLOCK_ELEMENTS, "cupy", 250)
+    return request.param
+
+
+@pytest.mark.parametrize("fast", FAST)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("N,C,H,W,F", SHAPES)
+def test_fast_conv_equals_the_specification(xp, block_size, fast, dtype, N, C, H, W, F):
+    rng = np.random.default_rng(0)
+    x, w, b, dy = (
+        xp.asarray(rng.standard_normal(s).astype(dtype))
+        for s in [(N, C, H, W), (F, C, 3, 3), (F,), (N, F, H, W)]
+    )
+    y_spec, cache = conv2d_forward(x, w, b)
+    dx_spec = conv2d_backward(dy, cache)
+
+    (y, fast_cache), backward = FAST[fast](x, w, b)
+    dx = backward(dy, fast_cache)
+
+    assert y.dtype == dtype and dx.dtype == dtype
+    assert y.shape == y_spec.shape and dx.shape == x.shape
+    assert rel_error(y, y_spec) < TOLERANCE[dtype], "forward went wrong"
+    assert rel_error(dx, dx_spec) < TOLERANCE[dtype], "backward went wrong"
+
+
+def test_small_blocks_really_split_the_rows(monkeypatch):
+    monkeypatch.setitem(fast_layers.BLOCK_ELEMENTS, "numpy", 250)
+    assert len(fast_layers.row_blocks(np, 23, 5 * 9 * 3)) == 23  # one row a block
+    assert fast_layers.row_blocks(np, 5, 100) == [(0, 2), (2, 4), (4, 5)]
+
+
+@pytest.mark.parametrize("fast", FAST)
+def test_fast_backward_matches_finite_differences(fast):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.random(4)
+    dy = rng.standard_normal((2, 4, 7, 6))
+    (_, cache), backward = FAST[fast](x, w, b)
+    numeric = numeric_grad(lambda x: np.sum(FAST[fast](x, w, b)[0][0] * dy), x)
+    assert rel_error(backward(dy, cache), numeric) < 1e-7
+
+
+@pytest.mark.parametrize("fast", FAST)
+def test_fast_conv_agrees_with_pytorch_in_float32(fast):
+    rng = np.random.default_rng(2)
+    x, w, b = (
+        rng.standard_normal(s).astype(np.float32) for s in [(1, 64, 19, 26), (32, 64, 3, 3), (32,)]
+    )
+    xt = torch.tensor(x, requires_grad=True)
+    yt = tF.conv2d(xt, torch.tensor(w), torch.tensor(b), padding=1)
+    dy = rng.standard_normal(yt.shape).astype(np.float32)
+    yt.backward(torch.tensor(dy))
+    (y, cache), backward = FAST[fast](x, w, b)
+    assert rel_error(y, yt.detach().numpy()) < 1e-5, "forward went wrong"
+    assert rel_error(backward(dy, cache), xt.grad.numpy()) < 1e-5, "backward went wrong"
+
+
+def test_winograd_tile_is_the_textbook_formula():
+    """Y = A^T [(G g G^T) * (B^T d B)] A is the 2x2 'valid' cross-correlation of d with g."""
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+        assert rel_error(winograd_tile(d, g), correlate(d, g, mode="valid")) < 1e-14
+
+
+def test_winograd_fast_path_equals_its_per_tile_reference():
+    """The fast path, tile by tile, is winograd_tile on the zero-padded input."""
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((1, 1, 6, 8)), rng.standard_normal((1, 1, 3, 3))
+    y = conv2d_winograd_forward(x, winograd_kernels(w), np.zeros(1))[0][0, 0]
+    x_pad = np.pad(x[0, 0], 1)
+    for i in range(0, 6, 2):
+        for j in range(0, 8, 2):
+            tile = winograd_tile(x_pad[i : i + 4, j : j + 4], w[0, 0])
+            assert rel_error(y[i : i + 2, j : j + 2], tile) < 1e-13
