@@ -63,8 +63,6 @@ def rss(field):
 
 def build(impl, size, device):
     """(objective, x to evaluate at, array module for L-BFGS, synchronize) of one implementation."""
-    from oracle import TorchObjective
-
     from minimal_nst import VGG19, LossOptions, Objective
     from minimal_nst.image import fit_shape, load_image, preprocess, resize
     from minimal_nst.losses import default_beta
@@ -79,8 +77,9 @@ def build(impl, size, device):
         get_weights_path(), conv=impl.split()[-1] if "minimal" in impl else "plain"
     )
     loss = LossOptions(beta=default_beta(size))
-    if impl == "pytorch":
+    if impl == "pytorch":  # only this worker imports torch, so the others' memory is their own
         import torch
+        from oracle import TorchObjective
 
         torch_device = "cuda" if device == "gpu" else "cpu"
         sync = torch.cuda.synchronize if device == "gpu" else (lambda: None)

@@ -7,6 +7,7 @@ on a new GPU. Prints PASS/FAIL per check with the measured error; exits 1 if any
 import argparse
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -55,45 +56,30 @@ def away_from_zero(rng, shape):
 
 
 def checks(xp, weights_path=None):
-    """(name, function returning the measured error, tolerance) for every check."""
+    """(name, function returning the measured error) for every check."""
     rng = np.random.default_rng(0)
     x = xp.asarray(away_from_zero(rng, (2, 3, 5, 7)))
     w, b = xp.asarray(rng.standard_normal((4, 3, 3, 3))), xp.asarray(rng.standard_normal(4))
-    U, fast = fast_layers.winograd_kernels(w), fast_layers
-    F, P = xp.asarray(rng.random((6, 10))), xp.asarray(rng.random((6, 10)))
-    S = rng.random((6, 10))
-    A = xp.asarray(S @ S.T)  # a style target is a Gram matrix, hence symmetric
-    L = layers
-    return [
-        ("conv2d_backward", lambda: _op_check(xp, L.conv2d_forward, L.conv2d_backward, x, w, b)),
-        (
-            "conv2d_blocked_backward",
-            lambda: _op_check(
-                xp, fast.conv2d_blocked_forward, fast.conv2d_blocked_backward, x, w, b
-            ),
-        ),
-        (
-            "conv2d_winograd_backward",
-            lambda: _op_check(
-                xp, fast.conv2d_winograd_forward, fast.conv2d_winograd_backward, x, U, b
-            ),
-        ),
-        ("relu_backward", lambda: _op_check(xp, L.relu_forward, L.relu_backward, x)),
-        (
-            "avg_pool2d_backward",
-            lambda: _op_check(xp, L.avg_pool2d_forward, L.avg_pool2d_backward, x),
-        ),
-        (
-            "max_pool2d_backward",
-            lambda: _op_check(xp, L.max_pool2d_forward, L.max_pool2d_backward, x),
-        ),
-        ("content_loss (Eq. 2)", lambda: _loss_check(lambda F: losses.content_loss(F, P), F)),
+    F, P, S = (rng.random((6, 10)) for _ in range(3))
+    F, P, A = xp.asarray(F), xp.asarray(P), xp.asarray(S @ S.T)  # A: a Gram matrix, symmetric
+    L, fast, U = layers, fast_layers, fast_layers.winograd_kernels(w)
+    ops = [  # (forward, backward, parameters)
+        (L.conv2d_forward, L.conv2d_backward, (w, b)),
+        (fast.conv2d_blocked_forward, fast.conv2d_blocked_backward, (w, b)),
+        (fast.conv2d_winograd_forward, fast.conv2d_winograd_backward, (U, b)),
+        (L.relu_forward, L.relu_backward, ()),
+        (L.avg_pool2d_forward, L.avg_pool2d_backward, ()),
+        (L.max_pool2d_forward, L.max_pool2d_backward, ()),
+    ]
+    named = [(f.__name__.replace("forward", "backward"), f, b, p) for f, b, p in ops]
+    return [(name, partial(_op_check, xp, f, b, x, *p)) for name, f, b, p in named] + [
+        ("content_loss (Eq. 2)", partial(_loss_check, partial(losses.content_loss, P=P), F)),
         (
             "style_layer_loss (Eq. 6)",
-            lambda: _loss_check(lambda F: losses.style_layer_loss(F, A), F),
+            partial(_loss_check, partial(losses.style_layer_loss, A=A), F),
         ),
-        ("tv_loss", lambda: _loss_check(losses.tv_loss, x)),
-        ("Objective on VGG-19 (Eq. 7)", lambda: _objective_check(xp, weights_path)),
+        ("tv_loss", partial(_loss_check, losses.tv_loss, x)),
+        ("Objective on VGG-19 (Eq. 7)", partial(_objective_check, xp, weights_path)),
     ]
 
 

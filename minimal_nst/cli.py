@@ -18,10 +18,17 @@ from .inputs import StylizeError
 from .losses import CONTENT_LAYERS, STYLE_LAYERS, LossOptions
 from .progress import Progress
 from .stylize import DEFAULT_STYLE, Settings, default_content_path, stylize, with_defaults
+from .vgg import CONVS
 from .weights import WeightsError
 
 PROG = "minimal-nst"
 USER_ERRORS = (ImageError, StylizeError, WeightsError, BackendError, ValueError)
+
+
+DESCRIPTION = (
+    "Neural style transfer (Gatys, Ecker & Bethge 2015) on NumPy or CuPy. With no arguments it "
+    "paints the demo: matplotlib's Grace Hopper photo in the style of scripts/paint_style.py's."
+)
 
 
 class UsageError(ValueError):
@@ -34,112 +41,37 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    p = Parser(
-        prog=PROG,
-        description="Neural style transfer (Gatys, Ecker & Bethge 2015) on NumPy or CuPy. With "
-        "no arguments it paints the demo: matplotlib's Grace Hopper photo in the style of a "
-        "canvas painted by scripts/paint_style.py.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _image_options(p.add_argument_group("images"))
-    _loss_options(p.add_argument_group("the loss (Eq. 7)"))
-    _run_options(p.add_argument_group("optimisation and running"))
+    """Every option, one line each, in the order --help shows them."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=fmt)
+    a = p.add_argument_group("images").add_argument
+    a("--content", help="content image (default: the demo photo; omit it, give --style: a texture)")
+    a("--style", nargs="+", help="one or more style images (default: the demo painting)")
+    a("--output", default="stylized.png", help="output .png/.jpg; NAME_history.csv, NAME_loss.png")
+    a("--size", type=int, help="longest side in pixels (default: 256 on a CPU, 512 on a GPU)")
+    a("--style-scale", type=float, default=1.0, help="style image size relative to the output's")
+    colors = ["none", "luminance", "histogram"]
+    a("--preserve-colors", choices=colors, default="none", help="keep the content's colours")
+    a = p.add_argument_group("the loss (Eq. 7)").add_argument
+    a("--content-weight", type=float, default=1.0, metavar="ALPHA", help="alpha")
+    a("--style-weight", type=float, metavar="BETA", help="beta (default: 1e3 x (size/256)^2)")
+    a("--style-blend-weights", nargs="+", type=float, metavar="W", help="weight of each style")
+    a("--tv-weight", type=float, default=0.0, help="total-variation smoothing (not in the paper)")
+    a("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
+    a("--style-layers", default=",".join(STYLE_LAYERS), help="comma-separated")
+    a("--style-layer-weights", help="comma-separated w_l (default: equal, 1/L)")
+    a = p.add_argument_group("optimisation and running").add_argument
+    a("--iterations", type=int, help="L-BFGS iterations per scale (default: 100 CPU, 500 GPU)")
+    a("--scales", type=int, default=1, help="coarse to fine: this many sizes, sqrt(2) apart")
+    a("--init", default="content", help="content, noise, or an image path")
+    a("--seed", type=int, default=0, help="seed of the noise init")
+    a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
+    a("--backend", choices=["auto", "numpy", "cupy"], default="auto")
+    a("--conv", choices=CONVS, default="im2col", help="plain is layers.py's; the others are faster")
+    a("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)")
+    a("--save-every", type=int, default=0, metavar="N", help="save NAME_<iteration> every N")
+    a("--print-every", type=int, default=10, metavar="N", help="progress line every N iterations")
     return p
-
-
-def _image_options(g):
-    g.add_argument(
-        "--content",
-        help="content image (default: the demo photo; omit it and give "
-        "--style to synthesise a texture instead)",
-    )
-    g.add_argument(
-        "--style", nargs="+", help="one or more style images (default: the demo painting)"
-    )
-    g.add_argument(
-        "--output",
-        default="stylized.png",
-        help="output image (.png or .jpg); the loss "
-        "history is written beside it as NAME_history.csv and NAME_loss.png",
-    )
-    g.add_argument(
-        "--size", type=int, help="longest side in pixels (default: 256 on a CPU, 512 on a GPU)"
-    )
-    g.add_argument(
-        "--style-scale",
-        type=float,
-        default=1.0,
-        help="style image's size relative to the output's (1.0: the same longest side)",
-    )
-    g.add_argument(
-        "--preserve-colors",
-        choices=["none", "luminance", "histogram"],
-        default="none",
-        help="keep the content's colours: luminance-only transfer, or recolour the "
-        "style to the content's colour mean and covariance first",
-    )
-
-
-def _loss_options(g):
-    g.add_argument("--content-weight", type=float, default=1.0, metavar="ALPHA", help="alpha")
-    g.add_argument(
-        "--style-weight",
-        type=float,
-        metavar="BETA",
-        help="beta (default: 1e3 x "
-        "(size/256)^2; the content loss is a sum over pixels, so beta grows with the area)",
-    )
-    g.add_argument(
-        "--style-blend-weights",
-        nargs="+",
-        type=float,
-        metavar="W",
-        help="how much each style counts (default: equally)",
-    )
-    g.add_argument("--tv-weight", type=float, default=0.0, help="total-variation smoothing")
-    g.add_argument("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
-    g.add_argument("--style-layers", default=",".join(STYLE_LAYERS), help="comma-separated")
-    g.add_argument("--style-layer-weights", help="comma-separated w_l (default: equal, 1/L)")
-
-
-def _run_options(g):
-    g.add_argument(
-        "--iterations",
-        type=int,
-        help="L-BFGS iterations per scale (default: 100 on a CPU, 500 on a GPU)",
-    )
-    g.add_argument(
-        "--scales",
-        type=int,
-        default=1,
-        help="coarse to fine: optimise at this many "
-        "sizes, sqrt(2) apart, each starting from the last one upsampled",
-    )
-    g.add_argument("--init", default="content", help="content, noise, or an image path")
-    g.add_argument("--seed", type=int, default=0, help="seed of the noise init")
-    g.add_argument("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
-    g.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
-    g.add_argument(
-        "--conv",
-        choices=["plain", "im2col", "winograd"],
-        default="im2col",
-        help="convolution: plain is layers.py's; im2col and winograd are faster",
-    )
-    g.add_argument("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched)")
-    g.add_argument(
-        "--save-every",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also save NAME_<iteration> every N iterations",
-    )
-    g.add_argument(
-        "--print-every",
-        type=int,
-        default=10,
-        metavar="N",
-        help="progress line every N iterations (redrawn every one on a terminal)",
-    )
 
 
 def main(argv=None):

