@@ -4,7 +4,6 @@ Each backward pass is compared with float64 central finite differences; run it a
 on a new GPU. Prints PASS/FAIL per check with the measured error; exits 1 if any check fails.
 """
 
-import argparse
 import sys
 import time
 from functools import partial
@@ -12,7 +11,7 @@ from functools import partial
 import numpy as np
 
 from . import fast_layers, layers, losses
-from .backend import BackendError, get_backend, to_numpy
+from .backend import get_backend, to_numpy
 
 
 def numeric_grad(f, x, h=1e-5, coords=None):
@@ -103,20 +102,25 @@ def _objective_check(xp, weights_path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="minimal-nst check", description=__doc__.split("\n")[0])
+    """Bad input (an unknown option, a missing or wrong weights file, no GPU) is one line and
+    exit code 2, as for the main command; exit code 1 means a gradient check failed."""
+    from .cli import Parser, friendly_errors
+
+    return friendly_errors("minimal-nst check", lambda: _run(Parser, argv))
+
+
+def _run(Parser, argv):
+    from .weights import get_weights_path
+
+    parser = Parser(prog="minimal-nst check", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
-    parser.add_argument(
-        "--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)"
-    )
+    parser.add_argument("--weights", dest="weights_path", help="VGG-19 weights file")
     args = parser.parse_args(argv)
-    try:
-        xp = get_backend(None if args.backend == "auto" else args.backend)
-    except BackendError as e:
-        print(f"minimal-nst check: error: {e}", file=sys.stderr)
-        return 2
+    xp = get_backend(None if args.backend == "auto" else args.backend)
+    weights_path = get_weights_path(args.weights_path)  # a bad file is bad input, not a FAIL
     print(f"gradient checks on {xp.__name__}, float64 central differences")
     failed = 0
-    for name, measure in checks(xp, args.weights_path):
+    for name, measure in checks(xp, weights_path):
         tol = TOLERANCE.get(name, 1e-7)
         start = time.time()
         try:

@@ -1,30 +1,22 @@
 """The command line: `minimal-nst` and `python scripts/stylize.py` (the same program).
 
-Bad input gets one line on stderr and exit code 2; Ctrl-C saves the best image so far (exit 130);
-every file is written atomically, and no input is ever overwritten.
+Bad input gets one line on stderr and exit code 2, before any work. Nothing is lost: no input
+and no file minimal-nst did not make is ever written over (outputs.py); Ctrl-C, SIGTERM and
+SIGHUP keep the best image so far (exit 130, 143, 129); an image that cannot be written where
+asked is written elsewhere, and the message says where (exit 1).
+
+Only the standard library is imported before main() runs, so that a Ctrl-C during start-up is
+one line too.
 """
 
 import argparse
-import csv
-import io
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from .backend import BackendError
-from .image import ImageError, atomic_write, save_image
-from .inputs import StylizeError
-from .losses import CONTENT_LAYERS, STYLE_LAYERS, LossOptions
-from .progress import Progress
-from .stylize import DEFAULT_STYLE, Settings, default_content_path, stylize, with_defaults
-from .vgg import CONVS
-from .weights import WeightsError
+from .interrupt import StopSignals, exit_code
 
 PROG = "minimal-nst"
-USER_ERRORS = (ImageError, StylizeError, WeightsError, BackendError, ValueError)
-
-
 DESCRIPTION = (
     "Neural style transfer (Gatys, Ecker & Bethge 2015) on NumPy or CuPy. With no arguments it "
     "paints the demo: matplotlib's Grace Hopper photo in the style of scripts/paint_style.py's."
@@ -40,14 +32,39 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):  # no "(default: None)" after a default said in words
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def count(text):
+    """argparse type: a whole number >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}")
+    return int(text)
+
+
+def numbers(text):
+    """argparse type: comma-separated numbers."""
+    try:
+        return tuple(float(w) for w in split(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, not {text!r}"
+        ) from None
+
+
 def build_parser():
     """Every option, one line each, in the order --help shows them."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=fmt)
+    from .losses import CONTENT_LAYERS, STYLE_LAYERS
+    from .vgg import CONVS
+
+    p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     a = p.add_argument_group("images").add_argument
     a("--content", help="content image (default: the demo photo; omit it, give --style: a texture)")
-    a("--style", nargs="+", help="one or more style images (default: the demo painting)")
+    a("--style", nargs="+", action="extend", help="style images (default: the demo painting)")
     a("--output", default="stylized.png", help="output .png/.jpg; NAME_history.csv, NAME_loss.png")
+    a("--overwrite", action="store_true", help="replace files minimal-nst did not make")
     a("--size", type=int, help="longest side in pixels (default: 256 on a CPU, 512 on a GPU)")
     a("--style-scale", type=float, default=1.0, help="style image size relative to the output's")
     colors = ["none", "luminance", "histogram"]
@@ -59,18 +76,18 @@ def build_parser():
     a("--tv-weight", type=float, default=0.0, help="total-variation smoothing (not in the paper)")
     a("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
     a("--style-layers", default=",".join(STYLE_LAYERS), help="comma-separated")
-    a("--style-layer-weights", help="comma-separated w_l (default: equal, 1/L)")
+    a("--style-layer-weights", type=numbers, help="comma-separated w_l (default: equal, 1/L)")
     a = p.add_argument_group("optimisation and running").add_argument
     a("--iterations", type=int, help="L-BFGS iterations per scale (default: 100 CPU, 500 GPU)")
     a("--scales", type=int, default=1, help="coarse to fine: this many sizes, sqrt(2) apart")
     a("--init", default="content", help="content, noise, or an image path")
-    a("--seed", type=int, default=0, help="seed of the noise init")
+    a("--seed", type=count, default=0, help="seed of the noise init")
     a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
     a("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     a("--conv", choices=CONVS, default="im2col", help="plain is layers.py's; the others are faster")
     a("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)")
-    a("--save-every", type=int, default=0, metavar="N", help="save NAME_<iteration> every N")
-    a("--print-every", type=int, default=10, metavar="N", help="progress line every N iterations")
+    a("--save-every", type=count, default=0, metavar="N", help="save NAME_<iteration> every N")
+    a("--print-every", type=count, default=10, metavar="N", help="progress line every N iterations")
     return p
 
 
@@ -80,23 +97,37 @@ def main(argv=None):
         from .check import main as check_main
 
         return check_main(argv[1:])
-    return friendly_errors(PROG, lambda: run(build_parser().parse_args(argv)))
+    with StopSignals() as stop:  # from the start: a signal while loading stops the run too
+        return friendly_errors(PROG, lambda: run(build_parser().parse_args(argv), stop))
 
 
 def friendly_errors(prog, fn):
     """fn()'s exit code; a user's mistake becomes one line on stderr and exit code 2."""
     try:
         return fn()
-    except USER_ERRORS as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted; nothing saved", file=sys.stderr)
         return 130
+    except Exception as e:
+        if not isinstance(e, user_errors()):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def user_errors():
+    from .backend import BackendError
+    from .image import ImageError
+    from .weights import WeightsError
+
+    return (UsageError, ImageError, WeightsError, BackendError, ValueError)
 
 
 def options(args):
     """(content, styles, Settings, LossOptions) from the parsed command line."""
+    from .losses import LossOptions
+    from .stylize import DEFAULT_STYLE, Settings, default_content_path, with_defaults
+
     content, styles = args.content, args.style or [str(DEFAULT_STYLE)]
     if args.content is None and args.style is None:
         content = default_content_path()
@@ -118,82 +149,68 @@ def options(args):
         beta=args.style_weight,
         content_layers=split(args.content_layers),
         style_layers=split(args.style_layers),
-        style_layer_weights=tuple(float(w) for w in split(args.style_layer_weights)) or None,
+        style_layer_weights=args.style_layer_weights or None,
         style_blend_weights=tuple(args.style_blend_weights) if args.style_blend_weights else None,
         tv_weight=args.tv_weight,
     )
     return content, styles, with_defaults(settings), loss
 
 
-def run(args):
+def run(args, stop):
+    """Plan and check every file, paint, then save whatever arrives meanwhile."""
+    from .outputs import check_outputs, side_files
+    from .progress import Progress
+    from .stylize import stylize
+
     content, styles, settings, loss = options(args)
-    if args.content is None and args.style is not None:
-        print(f"{PROG}: no --content: synthesising a texture from the style", file=sys.stderr)
-    inputs = [p for p in [content, *styles, args.init, args.weights_path] if p]
-    output = check_output(Path(args.output), inputs)
+    output = Path(args.output).expanduser().absolute()
+    planned = side_files(output, settings.iterations * settings.scales, args.save_every)
+    inputs = [content, *styles, settings.init, args.weights_path]
+    check_outputs(planned, [p for p in inputs if isinstance(p, (str, Path))], args.overwrite)
     progress = Progress(output, settings, args.print_every, args.save_every)
+    if args.content is None and args.style is not None:
+        progress.note = f"{PROG}: no --content: synthesising a texture from the style"
     start = time.time()
-    result = stylize(content, styles, settings, loss, callback=progress)
+    result = stylize(content, styles, settings, loss, callback=progress, stop=stop)
     progress.close()
-    save_image(output, result.image)
-    write_history(output, result.history)
+    stop.finish = True  # from here on a signal waits: the save in hand always completes
+    code = save(output, result, time.time() - start)
+    return exit_code(stop.signum) if stop.signum is not None else code
+
+
+def save(output, result, seconds):
+    """Write the image and its history; say what is on disk. Returns the exit code."""
+    from .outputs import save_rescued, write_history
+
+    if result.image is None:
+        print(
+            f"{PROG}: {result.message} before the first iteration; nothing saved", file=sys.stderr
+        )
+        return 1
+    path, error = save_rescued(output, result.image)
+    if error is not None:
+        reason = error.strerror or error
+        print(
+            f"{PROG}: error: could not write {output} ({reason}); saved it as {path}",
+            file=sys.stderr,
+        )
+        return 1
     h, w = result.image.shape[:2]
+    done = f"{w}x{h}, {len(result.history)} iterations, {seconds:.0f} s"
     print(
-        f"{PROG}: saved {output} ({w}x{h}, {len(result.history)} iterations, "
-        f"{time.time() - start:.0f} s)",
+        f"{PROG}: saved {output} ({done}){'; ' + result.message if result.stopped else ''}",
         file=sys.stderr,
     )
-    if result.stopped:
-        print(f"{PROG}: {result.message} ({output})", file=sys.stderr)
-    return {"": 0, "nonfinite": 2, "interrupted": 130}[result.stopped]
+    try:
+        write_history(output, result.history)
+    except OSError as e:
+        print(f"{PROG}: error: the image is saved, but not its history ({e})", file=sys.stderr)
+        return 1
+    return 2 if result.stopped == "nonfinite" else 0
 
 
 def split(text):
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
-
-
-def check_output(output, inputs):
-    """Refuse, before any work, an output that is an input or that cannot be written."""
-    out = output.expanduser().resolve()
-    for p in inputs:
-        if Path(p).expanduser().exists() and Path(p).expanduser().resolve() == out:
-            raise UsageError(f"--output {output} is also an input; refusing to overwrite it")
-    if out.is_dir():
-        raise UsageError(f"--output {output} is a directory")
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
-        raise UsageError(f"--output {output}: use a .png or .jpg name")
-    try:
-        with tempfile.TemporaryFile(dir=out.parent):
-            pass
-    except OSError as e:
-        raise UsageError(f"cannot write to {out.parent}: {e.strerror or e}") from None
-    return out
-
-
-def write_history(output, history):
-    """NAME_history.csv and NAME_loss.png (the loss curves) beside the output."""
-    if not history:
-        return
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
-    writer.writeheader()
-    writer.writerows(history)
-    stem = output.with_suffix("")
-    atomic_write(Path(f"{stem}_history.csv"), lambda f: f.write(buf.getvalue().encode()))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in ("total", "content", "style"):
-        ax.semilogy(range(1, len(history) + 1), [max(r[key], 1e-30) for r in history], label=key)
-    ax.set_xlabel("L-BFGS iteration")
-    ax.set_ylabel("loss (weighted total, raw terms)")
-    ax.legend()
-    fig.tight_layout()
-    atomic_write(Path(f"{stem}_loss.png"), lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
 
 
 if __name__ == "__main__":

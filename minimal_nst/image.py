@@ -10,12 +10,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .backend import to_numpy
 from .vgg import VGG_MEAN_BGR
 
 MIN_SIDE = 16  # four 2x2 poolings lie between the image and relu5_1
+BYTES_PER_PIXEL = 64  # decoded, converted to float64 and recoloured: the most one input holds
+MARK = "minimal_nst"  # written into every image we save, so a later run knows it may replace it
 
 
 class ImageError(ValueError):
@@ -36,23 +38,43 @@ def load_image(src):
         raise ImageError(f"{path} is a directory, not an image")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
+    limit, pillows_limit = max_pixels(), Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # Pillow's EXIF and size warnings: one line is ours
+            Image.MAX_IMAGE_PIXELS = None  # the limit below comes from this machine's memory
             with Image.open(path) as im:
+                pixels = im.width * im.height  # from the header: nothing decoded yet
+                if pixels > limit:
+                    raise ImageError(
+                        f"{path}: {im.width}x{im.height} is too large: {pixels / 1e6:.0f} "
+                        f"megapixels, and the memory free now holds {limit / 1e6:.0f}"
+                    )
                 im.load()
                 return _pil_to_rgb(im, path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{path}: image too large to open safely ({e})") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
+    except ImageError:
+        raise
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{path}: cannot read the image ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillows_limit
+
+
+def max_pixels():
+    """The most pixels an input image may have: what the memory free now can hold."""
+    from .memory import available_memory
+
+    host = available_memory(np)[1]
+    return int(min(host, 2**40) // BYTES_PER_PIXEL)
 
 
 def _pil_to_rgb(im, name):
     im = ImageOps.exif_transpose(im)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16 bits: 65535 is white, whatever is used
+        return _array_to_rgb(np.asarray(im), name, top=65535.0)
+    if im.mode == "F":
         return _array_to_rgb(np.asarray(im), name)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
@@ -61,15 +83,19 @@ def _pil_to_rgb(im, name):
     return _check_size(np.asarray(im.convert("RGB")), name)
 
 
-def _array_to_rgb(a, name):
+def _array_to_rgb(a, name, top=None):
+    """uint8 RGB from an array: uint16 counts to 65535, floats up to 1.0 or 255 by their range."""
     a = np.asarray(a)
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
         raise ImageError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) array, got {a.shape}")
     if a.dtype != np.uint8:
+        if top is None and a.dtype == np.uint16:
+            top = 65535.0
         a = a.astype(np.float64)
-        top = 1.0 if a.max() <= 1.0 else 65535.0 if a.max() > 255 else 255.0
+        if top is None:
+            top = 1.0 if a.max() <= 1.0 else 65535.0 if a.max() > 255 else 255.0
         a = np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if a.shape[2] == 4:
         alpha = a[:, :, 3:] / 255.0
@@ -119,18 +145,21 @@ def pixel_bounds(shape):
 
 
 def save_image(path, rgb):
-    """Write uint8 RGB atomically: a temp file beside `path`, then a rename."""
+    """Write uint8 RGB atomically (a temp file beside `path`, then a rename), marked as ours."""
     path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ImageError(f"{path}: unknown image extension {path.suffix!r} (use .png or .jpg)")
-    atomic_write(path, lambda f: Image.fromarray(rgb).save(f, format=fmt))
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        options = dict(format="JPEG", quality=95, comment=MARK.encode())
+    else:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", MARK)
+        options = dict(format="PNG", pnginfo=info)
+    atomic_write(path, lambda f: Image.fromarray(rgb).save(f, **options))
 
 
 def atomic_write(path, write):
     """Call write(file) on a temp file in path's folder, then rename it over `path`."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".minimal-nst-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -38,8 +38,10 @@ def check_settings(s):
             )
 
 
-def check_loss(loss, n_styles):
-    """The Eq. 7 options: known layers, weights >= 0 and finite, one weight per layer or style."""
+def check_loss(loss, has_content, n_styles, init):
+    """The Eq. 7 options: known layers, weights >= 0 and finite, one weight per layer or style,
+    and something to optimise: a term that counts, and with the content term alone a start
+    other than the content image (which is already its optimum)."""
     unknown = sorted(set(loss.content_layers + loss.style_layers) - set(LAYER_NAMES))
     if unknown:
         raise StylizeError(
@@ -60,6 +62,14 @@ def check_loss(loss, n_styles):
             raise StylizeError(f"{len(weights)} {flag} for {count} {what}(s)")
         if weights is not None and not all(0 <= w < math.inf for w in weights):
             raise StylizeError(f"{flag} must be >= 0, got {list(weights)}")
+    content_counts = has_content and loss.content_layers and loss.alpha > 0
+    style_counts = n_styles and loss.style_layers and (loss.beta is None or loss.beta > 0)
+    style_counts = style_counts and any(loss.layer_weights().values())
+    style_counts = style_counts and any(loss.style_blend_weights or [1.0])
+    if not (content_counts or style_counts):
+        raise StylizeError("nothing to optimise: every term of Eq. 7 is off (no layers or weights)")
+    if not style_counts and isinstance(init, str) and init == "content":
+        raise StylizeError("nothing to optimise: with no style term the content is the answer")
 
 
 def check_fits(shape, layers):

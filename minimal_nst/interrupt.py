@@ -1,34 +1,47 @@
-"""Ctrl-C during an optimisation: stop at a clean point and keep the best image so far."""
+"""Stopping a run from outside: Ctrl-C, SIGTERM (timeout, docker stop, schedulers) and SIGHUP
+(the terminal closed) all stop it at a clean point, and it keeps the best image so far."""
 
 import signal
 import threading
 
+SIGNALS = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
 
 class Interrupted(Exception):
-    """Ctrl-C was pressed: the optimisation stops and keeps its best image."""
+    """A stop signal arrived: the optimisation ends and keeps its best image."""
 
 
-class CtrlC:
-    """While active, Ctrl-C only raises a flag that `check()` turns into Interrupted between
-    two evaluations, so no evaluation is cut in half; a second Ctrl-C interrupts at once."""
+class StopSignals:
+    """While active, a stop signal only raises a flag that `check()` turns into Interrupted
+    between two evaluations, so no evaluation is cut in half. A second Ctrl-C interrupts at
+    once (KeyboardInterrupt), unless `finish` is set: then the work in hand (saving the
+    result) always completes, and the caller reads `signum` afterwards.
+    """
 
-    requested = False
+    def __init__(self, finish=False):
+        self.finish, self.signum, self.previous = finish, None, {}
 
     def __enter__(self):
-        self.previous = None
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
+            for name in SIGNALS:
+                sig = getattr(signal, name)
+                self.previous[sig] = signal.signal(sig, self._handler)
         return self
 
     def _handler(self, signum, frame):
-        if self.requested:
+        if self.signum is not None and signum == signal.SIGINT and not self.finish:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signum = self.signum or signum
 
     def check(self):
-        if self.requested:
+        if self.signum is not None:
             raise Interrupted
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def exit_code(signum):
+    """The shell's convention: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    return 128 + int(signum)

@@ -35,7 +35,7 @@ class LossOptions:
     def layer_weights(self):
         """{style layer: w_l}."""
         n = len(self.style_layers)
-        return dict(zip(self.style_layers, self.style_layer_weights or [1.0 / n] * n))
+        return dict(zip(self.style_layers, self.style_layer_weights or [1.0 / max(n, 1)] * n))
 
 
 def default_beta(size):

@@ -2,11 +2,11 @@
 
 import io
 import sys
-from pathlib import Path
 
 from tqdm import tqdm
 
 from .image import save_image
+from .outputs import snapshot_path
 from .stylize import scale_sizes
 
 BAR = "{percentage:3.0f}%|{bar:20}| {postfix}  {elapsed} ETA {remaining}"
@@ -24,9 +24,12 @@ class Progress:
         self.output, self.settings, self.stream = output, settings, stream or sys.stderr
         self.print_every, self.save_every, self.done = max(print_every, 0), save_every, 0
         self.tty, self.bar = self.stream.isatty(), None
+        self.note = ""  # a line to print when the painting starts
 
     def _start(self):
         """The bar, made at the first iteration: stylize() has checked the settings by then."""
+        if self.note:
+            print(self.note, file=self.stream)
         sizes = scale_sizes(self.settings.size, self.settings.scales)
         self.cost = [(s / sizes[-1]) ** 2 for s in sizes]  # in full-size iterations
         self.iterations = self.settings.iterations * len(sizes)
@@ -42,8 +45,7 @@ class Progress:
             self._start()
         self.done += 1
         if self.save_every and self.done % self.save_every == 0:
-            stem = self.output.with_suffix("")
-            save_image(Path(f"{stem}_{self.done:04d}{self.output.suffix}"), image_fn())
+            self._snapshot(image_fn)
         if not self.print_every:
             return
         postfix = (
@@ -56,6 +58,18 @@ class Progress:
         self.bar.update(self.cost[record["scale"] - 1])
         if not self.tty and self.done % self.print_every == 0:
             print(tqdm.format_meter(**self.bar.format_dict), file=self.stream, flush=True)
+
+    def _snapshot(self, image_fn):
+        """NAME_0100.png; a failed write is said once and the run goes on without snapshots."""
+        path = snapshot_path(self.output, self.done)
+        try:
+            save_image(path, image_fn())
+        except OSError as e:
+            self.save_every = 0
+            print(
+                f"\nminimal-nst: could not save {path} ({e.strerror or e}); no more snapshots",
+                file=self.stream,
+            )
 
     def close(self):
         if self.bar is not None:

@@ -4,6 +4,7 @@ The arrays live on the backend (NumPy or CuPy) throughout; the one host/device t
 `lbfgs`, where scipy hands a float64 vector in and takes a float64 gradient back.
 """
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -17,7 +18,7 @@ import scipy.optimize
 from .backend import get_backend, to_numpy
 from .image import deprocess, fit_shape, keep_colors, pixel_bounds, preprocess, resize
 from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs
-from .interrupt import CtrlC, Interrupted
+from .interrupt import Interrupted, StopSignals
 from .losses import LossOptions, default_beta
 from .memory import memory_problem
 from .objective import Objective
@@ -65,6 +66,7 @@ class Result:
     history: list = field(default_factory=list)  # one dict per L-BFGS iteration
     stopped: str = ""  # "", "interrupted" or "nonfinite"
     message: str = ""
+    signum: Optional[int] = None  # the signal that interrupted the run
 
 
 def default_content_path():
@@ -73,7 +75,7 @@ def default_content_path():
     return matplotlib.cbook.get_sample_data(DEFAULT_CONTENT, asfileobj=False)
 
 
-def stylize(content, style, settings=None, loss=None, net=None, callback=None, **kw):
+def stylize(content, style, settings=None, loss=None, net=None, callback=None, stop=None, **kw):
     """Paint `content` in the style of `style`; return a Result (image, loss history).
 
     content: a path, PIL image or RGB array, or None for texture synthesis (style only).
@@ -82,27 +84,31 @@ def stylize(content, style, settings=None, loss=None, net=None, callback=None, *
     loss: the options of Eq. 7 (LossOptions; default: the paper's); beta None: default_beta(size).
     net: a VGG19 to use instead of loading one (settings.pooling and .conv are then unused).
     callback(record, image_fn) is called after every iteration; image_fn() gives the image so far.
-    Ctrl-C stops early and returns the best image so far (result.stopped == "interrupted").
+    Ctrl-C, SIGTERM and SIGHUP stop it at a clean point with the best image so far
+    (result.stopped == "interrupted"; result.image is None if no iteration had finished).
+    stop: the StopSignals to watch, if the caller has them active already.
     """
     s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
     loss = loss or LossOptions()
     xp = get_backend(s.backend)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     check_settings(s)
-    check_loss(loss, len(styles))
+    check_loss(loss, content is not None, len(styles), s.init)
     content_rgb, target_rgb, style_rgbs, init_rgb = load_inputs(
         content, styles, s.init, s.preserve_colors
     )
     _check_resources(target_rgb, style_rgbs, s, loss, xp)
     if loss.beta is None:
         loss = dataclasses.replace(loss, beta=default_beta(s.size))
-    if net is None:
-        from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs clean
-
-        net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
     start = init_rgb if init_rgb is not None else target_rgb if s.init == "content" else None
-    result = _coarse_to_fine(net, loss, (target_rgb, style_rgbs, start), s, xp, callback)
-    if s.preserve_colors == "luminance" and content_rgb is not None:
+    with contextlib.nullcontext(stop) if stop else StopSignals() as stop:
+        if net is None:
+            from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
+
+            net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
+        images = (target_rgb, style_rgbs, start)
+        result = _coarse_to_fine(net, loss, images, s, xp, callback, stop)
+    if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
         result.image = keep_colors(result.image, content_rgb)
     return result
 
@@ -133,12 +139,15 @@ def _check_resources(target_rgb, style_rgbs, s, loss, xp):
         raise StylizeError(problem)
 
 
-def _coarse_to_fine(net, loss, images, s, xp, callback):
+def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
     """L-BFGS at each scale in turn, each starting from the last one's result, upsampled."""
     target_rgb, style_rgbs, x_rgb = images
     reference = target_rgb if target_rgb is not None else style_rgbs[0]
     result, sizes = Result(), scale_sizes(s.size, s.scales)
     for k, side in enumerate(sizes):
+        if stop.signum is not None:  # between two scales: keep the last one's result
+            result.stopped = "interrupted"
+            break
         shape = fit_shape(*reference.shape[:2], side)
         content_x = _network_input(target_rgb, shape, xp, s.dtype)
         style_xs = [
@@ -149,12 +158,14 @@ def _coarse_to_fine(net, loss, images, s, xp, callback):
         tags = {"scale": k + 1, "of": len(sizes)}
         record = _recorder(result.history, objective, tags, shape, callback)
         x0 = initial_image(x_rgb, shape, s.seed)
-        x_best, result.stopped = lbfgs(objective, x0, s.iterations, xp, s.dtype, record)
+        x_best, result.stopped = lbfgs(objective, x0, s.iterations, xp, s.dtype, record, stop)
         x_rgb = deprocess(x_best)
         if result.stopped:
             break
+    result.signum, result.message = stop.signum, STOPPED.get(result.stopped, "")
+    if result.stopped == "interrupted" and not result.history:
+        return result  # stopped before any iteration finished: no image worth keeping
     result.image = resize(x_rgb, fit_shape(*reference.shape[:2], s.size))
-    result.message = STOPPED.get(result.stopped, "")
     return result
 
 
@@ -183,17 +194,20 @@ def _recorder(history, objective, tags, shape, callback):
     return on_iteration
 
 
-def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None):
+def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None, stop=None):
     """Minimise objective from x0 (host float64, (1, 3, H, W)) with L-BFGS-B in the pixel range.
 
     Returns (the best image evaluated, host float64; "" or how it stopped early). Each
     evaluation moves the image to the device and its gradient back: the one transfer.
+    stop: a StopSignals whose flag is checked between evaluations (None: never stops).
     """
     shape, start, best = x0.shape, time.time(), {"loss": math.inf, "x": x0}
+    stop = stop or StopSignals()
 
     def loss_and_grad(v):
-        ctrl_c.check()
-        loss, grad = objective.loss_and_grad(xp.asarray(v.reshape(shape), dtype=dtype))
+        stop.check()
+        with np.errstate(over="ignore", invalid="ignore"):  # a NaN is reported, not warned
+            loss, grad = objective.loss_and_grad(xp.asarray(v.reshape(shape), dtype=dtype))
         if not math.isfinite(loss):
             raise NonFinite
         if loss < best["loss"]:
@@ -203,11 +217,10 @@ def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None):
     def callback(intermediate_result):
         if on_iteration:
             on_iteration(intermediate_result.x, round(time.time() - start, 3))
-        ctrl_c.check()
+        stop.check()
 
     try:
-        with CtrlC() as ctrl_c:
-            _minimize(loss_and_grad, x0, iterations, callback)
+        _minimize(loss_and_grad, x0, iterations, callback)
     except NonFinite:
         return best["x"], "nonfinite"
     except (Interrupted, KeyboardInterrupt):

@@ -84,14 +84,15 @@ def load_inputs(args):
     """(network, Settings, content RGB, style RGB cropped to the content's aspect) for a figure."""
     from minimal_nst import VGG19, Settings
     from minimal_nst.backend import get_backend
-    from minimal_nst.cli import UsageError, check_output
+    from minimal_nst.cli import UsageError
     from minimal_nst.image import load_image
+    from minimal_nst.outputs import check_outputs
     from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
     from minimal_nst.weights import get_weights_path
 
     if args.size < 1 or args.iterations < 1:
         raise UsageError("--size and --iterations must be positive integers")
-    check_output(Path(args.output), [p for p in (args.content, args.style) if p])
+    check_outputs([Path(args.output)], [args.content, args.style], overwrite=True)
     xp = get_backend(None if args.backend == "auto" else args.backend)
     content = load_image(args.content or default_content_path())
     style = crop_to_aspect(load_image(args.style or DEFAULT_STYLE), content.shape[:2])

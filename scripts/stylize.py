@@ -8,7 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
 
-from minimal_nst.cli import main  # noqa: E402
+try:
+    from minimal_nst.cli import main
+except KeyboardInterrupt:  # Ctrl-C while NumPy and SciPy load: one line, like any other end
+    sys.stderr.write("\nminimal-nst: interrupted while starting; nothing saved\n")
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -145,7 +145,7 @@ def test_bad_options_are_one_line_errors(nst, tmp_path, photo, stripes, options,
 def test_output_equal_to_an_input_is_refused_and_the_input_kept(nst, photo, stripes):
     digest = hashlib.sha256(photo.read_bytes()).hexdigest()
     proc = nst(f"{FAST} --content {photo} --style {stripes} --output {photo}")
-    assert_one_line_error(proc, "is also an input")
+    assert_one_line_error(proc, "is one of its inputs")
     assert hashlib.sha256(photo.read_bytes()).hexdigest() == digest
 
 

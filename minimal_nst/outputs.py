@@ -1,0 +1,134 @@
+"""Every file a run writes, planned and checked before any work, and written so nothing is lost.
+
+The promise: no input is ever written to; no file that minimal-nst did not make is replaced
+(unless --overwrite); every file is written to a temporary name and renamed into place; and
+if the image cannot be written where asked, it is written somewhere else, and the user is told.
+"""
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from .image import MARK, atomic_write, save_image
+
+FORMATS = (".png", ".jpg", ".jpeg")
+
+
+class OutputError(ValueError):
+    """An output that cannot or must not be written: one line, before any work."""
+
+
+def side_files(output, total_iterations, save_every):
+    """Every path a run with this --output may write: the image, its history and loss curve,
+    and the snapshots NAME_0001.png ... every `save_every` iterations."""
+    stem = output.with_suffix("")
+    paths = [output, Path(f"{stem}_history.csv"), Path(f"{stem}_loss.png")]
+    if save_every:
+        steps = range(save_every, total_iterations + 1, save_every)
+        paths += [snapshot_path(output, k) for k in steps]
+    return paths
+
+
+def snapshot_path(output, iteration):
+    return Path(f"{output.with_suffix('')}_{iteration:04d}{output.suffix}")
+
+
+def check_outputs(paths, inputs, overwrite=False):
+    """Refuse, before any work, a planned file that is an input, a directory, a file someone
+    else made (unless overwrite), or one that cannot be created in its folder."""
+    inputs = {Path(p).expanduser().resolve() for p in inputs if p and Path(p).expanduser().exists()}
+    output = paths[0]
+    if output.suffix.lower() not in FORMATS:
+        raise OutputError(f"--output {output}: use a .png or .jpg name")
+    paths = [path.expanduser().resolve() for path in paths]
+    for path in paths:  # an input or a directory first: --overwrite never allows those
+        if path in inputs:
+            raise OutputError(f"the run would write {path}, which is one of its inputs; refusing")
+        if path.is_dir():
+            raise OutputError(f"the run would write {path}, which is a directory")
+    for path in paths:
+        if path.exists() and not overwrite and not made_by_us(path):
+            raise OutputError(
+                f"{path} exists and was not made by minimal-nst; choose another --output "
+                "or pass --overwrite"
+            )
+    _check_writable(paths[0])
+
+
+def _check_writable(path):
+    name_max = os.pathconf(path.parent, "PC_NAME_MAX") if path.parent.is_dir() else 255
+    if len(os.fsencode(path.name)) + len("_history.csv") > name_max:
+        raise OutputError(f"--output {path.name}: the name is too long for its folder")
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise OutputError(f"cannot write to {path.parent}: {e.strerror or e}") from None
+
+
+def made_by_us(path):
+    """True for a file a minimal-nst run wrote: images carry a mark, histories our header."""
+    try:
+        if path.suffix == ".csv":
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.readline().startswith("scale,of,iteration,")
+        with Image.open(path) as im:
+            return MARK in (im.info.get("Software"), im.info.get("comment"))
+    except OSError:
+        return False
+
+
+def save_rescued(output, rgb):
+    """Save the image to `output`, or, if that fails, beside it under a free name or in the
+    temp folder. Returns (the path written, the error that made it go elsewhere, or None)."""
+    try:
+        save_image(output, rgb)
+        return output, None
+    except OSError as e:
+        error = e
+    stem = output.stem[:100]
+    tries = [output.parent / f"{stem}.rescued-{k}.png" for k in range(1, 4)]
+    tries.append(Path(tempfile.gettempdir()) / f"minimal-nst-{stem}-{os.getpid()}.png")
+    for path in tries:
+        if path.exists():
+            continue
+        try:
+            save_image(path, rgb)
+            return path, error
+        except OSError:
+            pass
+    raise error
+
+
+def write_history(output, history):
+    """NAME_history.csv and NAME_loss.png (the loss curves) beside the output."""
+    if not history:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    stem = output.with_suffix("")
+    atomic_write(Path(f"{stem}_history.csv"), lambda f: f.write(buf.getvalue().encode()))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in ("total", "content", "style"):
+        ax.semilogy(range(1, len(history) + 1), [max(r[key], 1e-30) for r in history], label=key)
+    ax.set_xlabel("L-BFGS iteration")
+    ax.set_ylabel("loss (weighted total, raw terms)")
+    ax.legend()
+    fig.tight_layout()
+    meta = {"Software": MARK}
+    save = lambda f: fig.savefig(f, format="png", dpi=100, metadata=meta)  # noqa: E731
+    try:
+        atomic_write(Path(f"{stem}_loss.png"), save)
+    finally:
+        plt.close(fig)
