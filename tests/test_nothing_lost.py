@@ -429,3 +429,13 @@ def test_a_non_finite_loss_prints_no_numpy_warning(nst, tmp_path, photo, stripes
     )
     one_line(proc, 2, "NaN or infinite")
     assert Image.open(tmp_path / "o.png").size == (32, 24)
+
+
+def test_pillows_exif_warnings_do_not_leak(nst, tmp_path, stripes):
+    corrupt_exif = (  # an orientation tag, then a tag whose data lies past the end
+        b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x02\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00"
+        b"\x00\x00\x0f\x01\x02\x00\x50\x00\x00\x00\xf0\x00\x00\x00"
+    )
+    Image.fromarray(generated_photo()).save(tmp_path / "exif.jpg", exif=corrupt_exif)
+    proc = nst(["--content", "exif.jpg", "--style", stripes, "--output", "o.png", *FAST])
+    one_line(proc, 0, "saved")
