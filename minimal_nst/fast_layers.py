@@ -4,9 +4,28 @@ Each op here is tested equal to `layers.conv2d_forward` / `conv2d_backward`, for
 in float64 and float32 (tests/test_fast_layers.py).
 """
 
+import ctypes
+
 import numpy as np
 
 from .backend import get_array_module
+
+
+def keep_freed_memory():
+    """Ask glibc's malloc to keep freed blocks up to 1 GiB instead of returning them to the OS.
+
+    Every evaluation allocates and frees the same few hundred MB of activations and buffers;
+    handed back to the OS, each page is faulted in again by the next evaluation, which cost
+    10-20% of an evaluation at 256 px here (bench/RESULTS.md). The peak memory is the same.
+    Process-wide and harmless elsewhere: on another C library this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays below 1 GiB come from the heap
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD: and freed heap memory is kept
+    except (OSError, AttributeError):
+        pass
+
 
 # -- im2col a block of output rows at a time ------------------------------------------------------
 #
