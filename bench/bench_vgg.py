@@ -26,7 +26,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))  # the PyTorch oracle lives with the tests
 
-IMPLS = ["minimal_nst im2col", "minimal_nst winograd", "pytorch"]  # also: "minimal_nst plain"
+IMPLS = [
+    "minimal_nst im2col",
+    "minimal_nst winograd",
+    "pytorch",
+]  # also "... plain", "... winograd4"
+EXTRA = ["minimal_nst plain", "minimal_nst winograd4"]
 
 
 def conv_gflop(h, w):
@@ -257,7 +262,7 @@ def summarize(runs, peak, device):
     rows = []
     for size in sorted({r["size"] for r in runs}):
         ref = np.median([r["eval_s"] for r in runs if r["size"] == size and r["impl"] == "pytorch"])
-        for impl in [i for i in IMPLS + ["minimal_nst plain"] if any(r["impl"] == i for r in runs)]:
+        for impl in [i for i in IMPLS + EXTRA if any(r["impl"] == i for r in runs)]:
             mine = [r for r in runs if r["size"] == size and r["impl"] == impl]
             med = {
                 k: float(np.median([r[k] for r in mine]))

@@ -61,17 +61,33 @@ def checks(xp, weights_path=None):
     w, b = xp.asarray(rng.standard_normal((4, 3, 3, 3))), xp.asarray(rng.standard_normal(4))
     F, P, S = (rng.random((6, 10)) for _ in range(3))
     F, P, A = xp.asarray(F), xp.asarray(P), xp.asarray(S @ S.T)  # A: a Gram matrix, symmetric
-    L, fast, U = layers, fast_layers, fast_layers.winograd_kernels(w)
-    ops = [  # (forward, backward, parameters)
-        (L.conv2d_forward, L.conv2d_backward, (w, b)),
-        (fast.conv2d_blocked_forward, fast.conv2d_blocked_backward, (w, b)),
-        (fast.conv2d_winograd_forward, fast.conv2d_winograd_backward, (U, b)),
-        (L.relu_forward, L.relu_backward, ()),
-        (L.avg_pool2d_forward, L.avg_pool2d_backward, ()),
-        (L.max_pool2d_forward, L.max_pool2d_backward, ()),
+    L, fast = layers, fast_layers
+    U, U4 = fast.winograd_kernels(w), fast.winograd_kernels(w, m=4)
+    ops = [  # (name, forward, backward, parameters)
+        ("conv2d_backward", L.conv2d_forward, L.conv2d_backward, (w, b)),
+        (
+            "conv2d_blocked_backward",
+            fast.conv2d_blocked_forward,
+            fast.conv2d_blocked_backward,
+            (w, b),
+        ),
+        (
+            "conv2d_winograd_backward",
+            fast.conv2d_winograd_forward,
+            fast.conv2d_winograd_backward,
+            (U, b),
+        ),
+        (
+            "conv2d_winograd_backward F(4x4)",
+            fast.conv2d_winograd_forward,
+            fast.conv2d_winograd_backward,
+            (U4, b),
+        ),
+        ("relu_backward", L.relu_forward, L.relu_backward, ()),
+        ("avg_pool2d_backward", L.avg_pool2d_forward, L.avg_pool2d_backward, ()),
+        ("max_pool2d_backward", L.max_pool2d_forward, L.max_pool2d_backward, ()),
     ]
-    named = [(f.__name__.replace("forward", "backward"), f, b, p) for f, b, p in ops]
-    return [(name, partial(_op_check, xp, f, b, x, *p)) for name, f, b, p in named] + [
+    return [(name, partial(_op_check, xp, f, b, x, *p)) for name, f, b, p in ops] + [
         ("content_loss (Eq. 2)", partial(_loss_check, partial(losses.content_loss, P=P), F)),
         (
             "style_layer_loss (Eq. 6)",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .image import load_image, luminance, match_colors
-from .vgg import LAYER_NAMES, VGG19_LAYERS
+from .vgg import CONVS, LAYER_NAMES, VGG19_LAYERS
 
 
 class StylizeError(ValueError):
@@ -26,7 +26,7 @@ def check_settings(s):
     choices = {
         "--preserve-colors": (s.preserve_colors, ("none", "luminance", "histogram")),
         "--pooling": (s.pooling, ("avg", "max")),
-        "--conv": (s.conv, ("plain", "im2col", "winograd")),
+        "--conv": (s.conv, tuple(CONVS)),
     }
     for flag, (value, allowed) in choices.items():
         if value not in allowed:

@@ -37,10 +37,11 @@ LAYER_NAMES = [name for name, *_ in VGG19_LAYERS]
 # The network expects what Caffe's VGG was trained on: BGR, 0-255, minus the ImageNet mean.
 VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 
-CONVS = {  # three ways to compute the same convolution: the specification and two fast ones
+CONVS = {  # ways to compute the same convolution: the specification and fast ones
     "plain": (conv2d_forward, conv2d_backward),
     "im2col": (conv2d_blocked_forward, conv2d_blocked_backward),
-    "winograd": (conv2d_winograd_forward, conv2d_winograd_backward),
+    "winograd": (conv2d_winograd_forward, conv2d_winograd_backward),  # F(2x2, 3x3)
+    "winograd4": (conv2d_winograd_forward, conv2d_winograd_backward),  # F(4x4, 3x3)
 }
 POOLS = {
     "avg": (avg_pool2d_forward, avg_pool2d_backward),
@@ -52,7 +53,7 @@ class VGG19:
     """VGG-19's convolutional part. `weights[name] = (w, b)`, w: (C_out, C_in, 3, 3).
 
     `layers` is the network as data, one (name, forward, backward, parameters) per layer.
-    pooling: "avg" (the paper's) or "max". conv: "plain", "im2col" or "winograd" (see CONVS).
+    pooling: "avg" (the paper's) or "max". conv: a key of CONVS.
     """
 
     def __init__(self, weights, pooling="avg", conv="im2col"):
@@ -66,9 +67,10 @@ class VGG19:
         if kind == "pool":
             return (name, *POOLS[self.pooling], ())
         w, b = self.weights[name]
-        if self.conv == "winograd" and c_in >= 16:  # on 3 channels the transforms cost more
-            return name, conv2d_winograd_forward, conv2d_winograd_backward, (winograd_kernels(w), b)
-        conv = "im2col" if self.conv == "winograd" else self.conv
+        if self.conv.startswith("winograd") and c_in >= 16:  # on 3 channels transforms cost more
+            U = winograd_kernels(w, m=4 if self.conv == "winograd4" else 2)
+            return name, conv2d_winograd_forward, conv2d_winograd_backward, (U, b)
+        conv = "im2col" if self.conv.startswith("winograd") else self.conv
         return (name, *CONVS[conv], (w, b))
 
     def forward(self, x, layers):

@@ -74,7 +74,7 @@ def figure_parser(description, output):
     p.add_argument("--output", default=output, help="the grid image (.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the white-noise start")
     p.add_argument("--pooling", choices=["avg", "max"], default="avg")
-    p.add_argument("--conv", choices=["plain", "im2col", "winograd"], default="im2col")
+    p.add_argument("--conv", choices=["plain", "im2col", "winograd", "winograd4"], default="im2col")
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     p.add_argument("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched)")
     return p

@@ -35,7 +35,11 @@ def winograd(x, w, b):
     return conv2d_winograd_forward(x, winograd_kernels(w), b), conv2d_winograd_backward
 
 
-FAST = {"im2col": blocked, "winograd": winograd}
+def winograd4(x, w, b):
+    return conv2d_winograd_forward(x, winograd_kernels(w, m=4), b), conv2d_winograd_backward
+
+
+FAST = {"im2col": blocked, "winograd": winograd, "winograd4": winograd4}
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
 
@@ -100,21 +104,37 @@ def test_fast_conv_agrees_with_pytorch_in_float32(fast):
     assert rel_error(backward(dy, cache), xt.grad.numpy()) < 1e-5, "backward went wrong"
 
 
-def test_winograd_tile_is_the_textbook_formula():
-    """Y = A^T [(G g G^T) * (B^T d B)] A is the 2x2 'valid' cross-correlation of d with g."""
+@pytest.mark.parametrize("m", [2, 4])
+def test_winograd_tile_is_the_textbook_formula(m):
+    """Y = A^T [(G g G^T) * (B^T d B)] A is the m x m 'valid' cross-correlation of d with g."""
     rng = np.random.default_rng(3)
     for _ in range(5):
-        d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
-        assert rel_error(winograd_tile(d, g), correlate(d, g, mode="valid")) < 1e-14
+        d, g = rng.standard_normal((m + 2, m + 2)), rng.standard_normal((3, 3))
+        assert rel_error(winograd_tile(d, g, m), correlate(d, g, mode="valid")) < 1e-13
 
 
-def test_winograd_fast_path_equals_its_per_tile_reference():
+@pytest.mark.parametrize("m", [2, 4])
+def test_winograd_fast_path_equals_its_per_tile_reference(m):
     """The fast path, tile by tile, is winograd_tile on the zero-padded input."""
     rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((1, 1, 6, 8)), rng.standard_normal((1, 1, 3, 3))
-    y = conv2d_winograd_forward(x, winograd_kernels(w), np.zeros(1))[0][0, 0]
+    x, w = rng.standard_normal((1, 1, 3 * m, 2 * m)), rng.standard_normal((1, 1, 3, 3))
+    y = conv2d_winograd_forward(x, winograd_kernels(w, m), np.zeros(1))[0][0, 0]
     x_pad = np.pad(x[0, 0], 1)
-    for i in range(0, 6, 2):
-        for j in range(0, 8, 2):
-            tile = winograd_tile(x_pad[i : i + 4, j : j + 4], w[0, 0])
-            assert rel_error(y[i : i + 2, j : j + 2], tile) < 1e-13
+    for i in range(0, 3 * m, m):
+        for j in range(0, 2 * m, m):
+            tile = winograd_tile(x_pad[i : i + m + 2, j : j + m + 2], w[0, 0], m)
+            assert rel_error(y[i : i + m, j : j + m], tile) < 1e-13
+
+
+def test_winograd_4x4_float32_error_against_float64():
+    """F(4x4)'s larger transforms cost float32 accuracy: 1.1e-5 here (F(2x2): 5.7e-7)."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((1, 256, 28, 28)), rng.standard_normal((64, 256, 3, 3)) * 0.05
+    exact = conv2d_forward(x, w, np.zeros(64))[0]
+    errors = {}
+    for m in (2, 4):
+        U = winograd_kernels(w.astype(np.float32), m)
+        errors[m] = rel_error(
+            conv2d_winograd_forward(x.astype(np.float32), U, np.zeros(64, np.float32))[0], exact
+        )
+    assert errors[4] < 3e-5 and errors[2] < 2e-6, errors

@@ -58,7 +58,7 @@ def test_figure_scripts_share_the_one_line_errors(tmp_path, capsys):
 def test_check_command_passes_on_this_backend(weights_path, capsys):
     assert cli.main(["check", "--backend", "numpy", "--weights", str(weights_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("PASS") == 10 and "FAIL" not in out and "max rel error" in out
+    assert out.count("PASS") == 11 and "FAIL" not in out and "max rel error" in out
 
 
 def test_check_command_catches_a_broken_gradient(weights_path, monkeypatch, capsys):

@@ -19,7 +19,7 @@ def image():
     return np.random.default_rng(0).uniform(-120, 130, (1, 3, 37, 53))
 
 
-@pytest.mark.parametrize("conv", ["plain", "im2col", "winograd"])
+@pytest.mark.parametrize("conv", ["plain", "im2col", "winograd", "winograd4"])
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-9), (np.float32, 1e-4)])
 def test_features_and_gradient_agree_with_pytorch(xp, vgg_numpy, image, pooling, dtype, tol, conv):
