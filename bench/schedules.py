@@ -1,0 +1,134 @@
+"""Time to a finished image: the full-size loss against wall time, single scale or coarse to fine.
+
+    python bench/schedules.py [--size 512] [--iterations 200] [--conv im2col]
+
+(a) single scale: L-BFGS at full size from the content image, --iterations iterations.
+(b) coarse to fine: L-BFGS at sizes sqrt(2) apart up to full size (--coarse iterations at each
+    smaller scale), each starting from the last result upsampled, then at full size until the
+    loss (a) reached at its end, or as many iterations as (a).
+The full-size loss of a coarse scale's result is evaluated when it is upsampled (not timed).
+Writes bench/SCHEDULES.md and bench/schedules.png: the demo photo, the default style, the
+paper's losses with the default weights.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from minimal_nst import VGG19, LossOptions, Objective  # noqa: E402
+from minimal_nst.image import deprocess, fit_shape, load_image, preprocess, resize  # noqa: E402
+from minimal_nst.interrupt import Interrupted  # noqa: E402
+from minimal_nst.losses import default_beta  # noqa: E402
+from minimal_nst.stylize import (  # noqa: E402
+    DEFAULT_STYLE,
+    default_content_path,
+    initial_image,
+    lbfgs,
+    scale_sizes,
+)
+from minimal_nst.weights import get_weights_path  # noqa: E402
+
+
+class Reached:
+    """The `stop` lbfgs checks between evaluations: it ends the run once the target is met."""
+
+    done = False
+
+    def check(self):
+        if self.done:
+            raise Interrupted
+
+
+def run(net, content, style, sides, iterations, target=None):
+    """L-BFGS at each side in turn; [(seconds, full-size loss)] at every full-size iteration."""
+    loss = LossOptions(beta=default_beta(sides[-1]))
+    full = fit_shape(*content.shape[:2], sides[-1])
+    full_objective = Objective(net, preprocess(resize(content, full)), [preprocess(style)], loss)
+    curve, spent, x_rgb = [], 0.0, content
+    for k, side in enumerate(sides):
+        shape = fit_shape(*content.shape[:2], side)
+        styles = [preprocess(resize(style, fit_shape(*style.shape[:2], side)))]
+        objective = Objective(net, preprocess(resize(content, shape)), styles, loss)
+        if side == sides[-1]:
+            objective = full_objective
+        start, reached = time.perf_counter(), Reached()
+
+        def record(x, seconds, objective=objective, start=start, spent=spent, reached=reached):
+            if objective is full_objective:
+                curve.append((spent + time.perf_counter() - start, objective.terms["total"]))
+                reached.done = target is not None and curve[-1][1] <= target
+
+        x0 = initial_image(x_rgb, shape, 0)
+        x_best, _ = lbfgs(objective, x0, iterations[k], np, "float32", record, reached)
+        spent += time.perf_counter() - start
+        x_rgb = deprocess(x_best)
+        if side != sides[-1]:
+            L = full_objective.loss_and_grad(preprocess(resize(x_rgb, full)))[0]  # not timed
+            curve.append((spent, L))
+            print(f"  scale {side} px done at {spent:.0f} s, full-size loss {L:.4g}", flush=True)
+    return curve
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--scales", type=int, default=3)
+    p.add_argument("--coarse", type=int, default=100, help="iterations at each smaller scale")
+    p.add_argument("--conv", default="im2col")
+    p.add_argument("--output", type=Path, default=HERE)
+    args = p.parse_args()
+    net = VGG19.from_hdf5(get_weights_path(), conv=args.conv)
+    content = load_image(default_content_path())
+    style = load_image(DEFAULT_STYLE)
+    print(f"(a) single scale, {args.iterations} iterations at {args.size} px", flush=True)
+    single = run(net, content, style, [args.size], [args.iterations])
+    target = single[-1][1]
+    sides = scale_sizes(args.size, args.scales)
+    print(f"(b) coarse to fine {sides}, until the loss reaches {target:.4g}", flush=True)
+    iterations = [args.coarse] * (len(sides) - 1) + [args.iterations]
+    coarse = run(net, content, style, sides, iterations, target)
+    report(args, single, coarse, sides, target)
+
+
+def report(args, single, coarse, sides, target):
+    reached = next((t for t, L in coarse if L <= target), None)
+    ratio = f"{reached / single[-1][0]:.2f}" if reached else "not reached"
+    lines = [
+        "# Time to a finished image (CPU)",
+        "",
+        f"`python bench/schedules.py --size {args.size} --iterations {args.iterations} "
+        f"--scales {args.scales} --coarse {args.coarse} --conv {args.conv}`: the demo photo and"
+        " style, the paper's losses with the default weights, 2 threads.",
+        "",
+        f"- (a) single scale: {len(single)} iterations at {args.size} px in {single[-1][0]:.0f} s,"
+        f" full-size loss {target:.4g}",
+        f"- (b) coarse to fine over {sides} ({args.coarse} iterations per smaller scale): "
+        f"reached that loss at {reached and round(reached)} s; (b) / (a) = {ratio}",
+    ]
+    (args.output / "SCHEDULES.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, curve in [("(a) single scale", single), (f"(b) coarse to fine {sides}", coarse)]:
+        ax.semilogy(*zip(*curve), marker=".", markersize=3, label=name)
+    ax.axhline(target, color="gray", linewidth=0.8, linestyle="--")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel(f"loss at full size ({args.size} px)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.output / "schedules.png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
