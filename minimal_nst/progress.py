@@ -9,7 +9,7 @@ from .image import save_image
 from .outputs import snapshot_path
 from .stylize import scale_sizes
 
-BAR = "{percentage:3.0f}%|{bar:20}| {postfix}  {elapsed} ETA {remaining}"
+BAR = "{percentage:3.0f}%|{bar:20}| {desc}  {elapsed} ETA {remaining}"
 
 
 class Progress:
@@ -48,13 +48,13 @@ class Progress:
             self._snapshot(image_fn)
         if not self.print_every:
             return
-        postfix = (
+        text = (
             f"{self.done}/{self.iterations}  total {record['total']:.3e}  "
             f"content {record['content']:.3e}  style {record['style']:.3e}"
         )
         if record["of"] > 1:
-            postfix += f"  scale {record['scale']}/{record['of']}"
-        self.bar.set_postfix_str(postfix, refresh=False)
+            text += f"  scale {record['scale']}/{record['of']}"
+        self.bar.set_description_str(text, refresh=False)
         self.bar.update(self.cost[record["scale"] - 1])
         if not self.tty and self.done % self.print_every == 0:
             print(tqdm.format_meter(**self.bar.format_dict), file=self.stream, flush=True)
