@@ -7,6 +7,8 @@ FAULT is one of:
   slow-save   every image save takes 3 s more and first prints "SAVING" (to send signals into it)
   disk-full   writes under $FAULT_DIR fail with ENOSPC, as on a full disk (where no tmpfs can be
               mounted to fill for real)
+  cannot-replace  renaming onto $FAULT_FILE fails with EPERM, as for an immutable file (where
+              chattr +i is not available)
 """
 
 import errno
@@ -46,7 +48,19 @@ def disk_full():
     minimal_nst.image.os.fdopen = fdopen
 
 
+def cannot_replace():
+    target, real = os.path.realpath(os.environ["FAULT_FILE"]), os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if os.path.realpath(dst) == target:
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(dst))
+        return real(src, dst, *args, **kwargs)
+
+    minimal_nst.image.os.replace = replace
+
+
 if __name__ == "__main__":
     fault, argv = sys.argv[1], sys.argv[2:]
-    {"none": lambda: None, "slow-save": slow_save, "disk-full": disk_full}[fault]()
+    faults = {"slow-save": slow_save, "disk-full": disk_full, "cannot-replace": cannot_replace}
+    faults.get(fault, lambda: None)() if fault == "none" else faults[fault]()
     sys.exit(main(argv))

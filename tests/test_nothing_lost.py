@@ -224,13 +224,18 @@ def test_disk_full_at_the_end_saves_the_image_elsewhere_and_says_where(
 def test_an_output_that_cannot_be_replaced_is_saved_beside_it(nst, tmp_path, photo, stripes):
     args = ["--content", photo, "--style", stripes, "--output", "out.png", *FAST]
     assert nst(args).returncode == 0
-    if subprocess.run(["chattr", "+i", str(tmp_path / "out.png")], capture_output=True).returncode:
-        pytest.fail("chattr +i is needed to make a file that root cannot replace")
+    immutable = subprocess.run(["chattr", "+i", str(tmp_path / "out.png")], capture_output=True)
+    fault = "none" if immutable.returncode == 0 else "cannot-replace"  # else: EPERM injected
     try:
-        line = one_line(nst(args), 1, "could not write", "saved it as")
+        line = one_line(
+            nst(args, fault, env={"FAULT_FILE": str(tmp_path / "out.png")}),
+            1,
+            "could not write",
+            "saved it as",
+        )
         assert saved_as(line).parent == tmp_path
     finally:
-        subprocess.run(["chattr", "-i", str(tmp_path / "out.png")])
+        subprocess.run(["chattr", "-i", str(tmp_path / "out.png")], capture_output=True)
 
 
 def start(tmp_path, weights_path, args, fault="none"):
