@@ -62,5 +62,6 @@ def cannot_replace():
 if __name__ == "__main__":
     fault, argv = sys.argv[1], sys.argv[2:]
     faults = {"slow-save": slow_save, "disk-full": disk_full, "cannot-replace": cannot_replace}
-    faults.get(fault, lambda: None)() if fault == "none" else faults[fault]()
+    if fault != "none":
+        faults[fault]()
     sys.exit(main(argv))
