@@ -61,13 +61,13 @@ def checks(xp, weights_path=None):
     w, b = xp.asarray(rng.standard_normal((4, 3, 3, 3))), xp.asarray(rng.standard_normal(4))
     F, P, S = (rng.random((6, 10)) for _ in range(3))
     F, P, A = xp.asarray(F), xp.asarray(P), xp.asarray(S @ S.T)  # A: a Gram matrix, symmetric
-    L, F_ = layers, fast_layers
-    wino = (F_.conv2d_winograd_forward, F_.conv2d_winograd_backward)
+    L, fl = layers, fast_layers  # F is the feature matrix above
+    wino = (fl.conv2d_winograd_forward, fl.conv2d_winograd_backward)
     ops = [  # (name, forward, backward, parameters)
         ("conv2d_backward", L.conv2d_forward, L.conv2d_backward, (w, b)),
-        ("conv2d_blocked_backward", F_.conv2d_blocked_forward, F_.conv2d_blocked_backward, (w, b)),
-        ("conv2d_winograd_backward", *wino, (F_.winograd_kernels(w), b)),
-        ("conv2d_winograd_backward F(4x4)", *wino, (F_.winograd_kernels(w, m=4), b)),
+        ("conv2d_blocked_backward", fl.conv2d_blocked_forward, fl.conv2d_blocked_backward, (w, b)),
+        ("conv2d_winograd_backward", *wino, (fl.winograd_kernels(w), b)),
+        ("conv2d_winograd_backward F(4x4)", *wino, (fl.winograd_kernels(w, m=4), b)),
         ("relu_backward", L.relu_forward, L.relu_backward, ()),
         ("avg_pool2d_backward", L.avg_pool2d_forward, L.avg_pool2d_backward, ()),
         ("max_pool2d_backward", L.max_pool2d_forward, L.max_pool2d_backward, ()),

@@ -121,6 +121,10 @@ G_4 = (
 A_T_4 = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
 
 MATRICES = {2: (B_T, G, A_T), 4: (B_T_4, G_4, A_T_4)}  # tile size m -> (B^T, G, A^T)
+# The output transform Y = A^T M A of every tile as one matrix: row m a + b gives Y[a, b].
+A_T_KRON = {
+    m: np.kron(np.array(A_T_, float), np.array(A_T_, float)) for m, (_, _, A_T_) in MATRICES.items()
+}
 
 
 def winograd_tile(d, g, m=2):
@@ -245,6 +249,5 @@ def _times_b_t_4(taps, out):
 def _output_transform(M, m):
     """Y = A^T M A for every tile, as one small matrix product (A^T kron A^T) @ M: (m, m, ...)."""
     xp = get_array_module(M)
-    A_T_ = np.array(MATRICES[m][2], dtype=float)
-    kron = xp.asarray(np.kron(A_T_, A_T_), dtype=M.dtype)  # (m^2, n^2): row m a + b is Y[a, b]
+    kron = xp.asarray(A_T_KRON[m], dtype=M.dtype)  # (m^2, n^2)
     return (kron @ M.reshape(kron.shape[1], -1)).reshape(m, m, *M.shape[1:])
