@@ -29,9 +29,11 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # the PyTorch oracle lives with 
 IMPLS = [
     "minimal_nst im2col",
     "minimal_nst winograd",
+    "minimal_nst winograd4",  # the CPU default
     "pytorch",
-]  # also "... plain", "... winograd4"
-EXTRA = ["minimal_nst plain", "minimal_nst winograd4"]
+]
+# Also: the specification, and F(4x4) with its row blocks one at a time (fast_layers.WORKERS = 1).
+EXTRA = ["minimal_nst plain", "minimal_nst winograd4-serial"]
 
 
 def conv_gflop(h, w):
@@ -78,9 +80,12 @@ def build(impl, size, device):
     content = preprocess(resize(content_rgb, fit_shape(*content_rgb.shape[:2], size)))
     style = preprocess(resize(style_rgb, fit_shape(*style_rgb.shape[:2], size)))
     x = content + np.random.default_rng(0).normal(0, 10, content.shape).astype(np.float32)
-    net = VGG19.from_hdf5(
-        get_weights_path(), conv=impl.split()[-1] if "minimal" in impl else "plain"
-    )
+    conv, _, serial = impl.split()[-1].partition("-") if "minimal" in impl else ("plain", 0, 0)
+    if serial:
+        from minimal_nst import fast_layers
+
+        fast_layers.WORKERS = 1
+    net = VGG19.from_hdf5(get_weights_path(), conv=conv)
     loss = LossOptions(beta=default_beta(size))
     if impl == "pytorch":  # only this worker imports torch, so the others' memory is their own
         import torch

@@ -69,6 +69,10 @@ def build_parser():
     a("--style-scale", type=float, default=1.0, help="style image size relative to the output's")
     colors = ["none", "luminance", "histogram"]
     a("--preserve-colors", choices=colors, default="none", help="keep the content's colours")
+    a = p.add_argument_group("where each style goes (masks: white = 1, black = 0)").add_argument
+    a("--content-masks", nargs="+", metavar="M", help="one per style (+1: a background kept)")
+    a("--style-masks", nargs="+", metavar="M", help="one per style: where it is sampled")
+    a("--content-weight-mask", metavar="M", help="the content term's weight per pixel")
     a = p.add_argument_group("the loss (Eq. 7)").add_argument
     a("--content-weight", type=float, default=1.0, metavar="ALPHA", help="alpha")
     a("--style-weight", type=float, metavar="BETA", help="beta (default: 1e3 x (size/256)^2)")
@@ -84,7 +88,7 @@ def build_parser():
     a("--seed", type=count, default=0, help="seed of the noise init")
     a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
     a("--backend", choices=["auto", "numpy", "cupy"], default="auto")
-    a("--conv", choices=CONVS, default="im2col", help="plain is layers.py's; the others are faster")
+    a("--conv", choices=CONVS, help="plain is layers.py's (default: winograd4 CPU, im2col GPU)")
     a("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)")
     a("--save-every", type=count, default=0, metavar="N", help="save NAME_<iteration> every N")
     a("--print-every", type=count, default=10, metavar="N", help="progress line every N iterations")
@@ -153,7 +157,17 @@ def options(args):
         style_blend_weights=tuple(args.style_blend_weights) if args.style_blend_weights else None,
         tv_weight=args.tv_weight,
     )
-    return content, styles, with_defaults(settings), loss
+    return content, styles, with_defaults(settings), loss, mask_options(args)
+
+
+def mask_options(args):
+    """The masks of the command line as a masks.Masks, or None."""
+    from .masks import Masks
+
+    if not (args.content_masks or args.style_masks or args.content_weight_mask):
+        return None
+    regions, style_regions = tuple(args.content_masks or ()), tuple(args.style_masks or ())
+    return Masks(regions, style_regions, args.content_weight_mask)
 
 
 def run(args, stop):
@@ -162,16 +176,17 @@ def run(args, stop):
     from .progress import Progress
     from .stylize import stylize
 
-    content, styles, settings, loss = options(args)
+    content, styles, settings, loss, masks = options(args)
     output = Path(args.output).expanduser().absolute()
     planned = side_files(output, settings.iterations * settings.scales, args.save_every)
     inputs = [content, *styles, settings.init, args.weights_path]
+    inputs += [*(args.content_masks or ()), *(args.style_masks or ()), args.content_weight_mask]
     check_outputs(planned, [p for p in inputs if isinstance(p, (str, Path))], args.overwrite)
     progress = Progress(output, settings, args.print_every, args.save_every)
     if args.content is None and args.style is not None:
         progress.note = f"{PROG}: no --content: synthesising a texture from the style"
     start = time.time()
-    result = stylize(content, styles, settings, loss, callback=progress, stop=stop)
+    result = stylize(content, styles, settings, loss, callback=progress, stop=stop, masks=masks)
     progress.close()
     stop.finish = True  # from here on a signal waits: the save in hand always completes
     code = save(output, result, time.time() - start)

@@ -33,6 +33,11 @@ def load_image(src):
         return _array_to_rgb(src, "array")
     if isinstance(src, Image.Image):
         return _pil_to_rgb(src, "image")
+    return read_image(src, _pil_to_rgb)
+
+
+def read_image(src, convert):
+    """convert(PIL image, path) of the image file at `src`; an ImageError if it cannot be read."""
     path = Path(src)
     if path.is_dir():
         raise ImageError(f"{path} is a directory, not an image")
@@ -51,7 +56,7 @@ def load_image(src):
                         f"megapixels, and the memory free now holds {limit / 1e6:.0f}"
                     )
                 im.load()
-                return _pil_to_rgb(im, path)
+                return convert(im, path)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
     except ImageError:

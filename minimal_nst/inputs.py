@@ -83,6 +83,37 @@ def check_fits(shape, layers):
         )
 
 
+def load_masks(masks, n_styles):
+    """masks (a masks.Masks, or a list: the regions) loaded and checked against the styles."""
+    from .masks import Masks, load_mask
+
+    masks = masks if isinstance(masks, Masks) else Masks(tuple(masks))
+    regions, style_regions = [load_mask(m) for m in masks.regions], masks.style_regions
+    if regions and len(regions) not in (n_styles, n_styles + 1):
+        raise StylizeError(
+            f"{len(regions)} --content-masks for {n_styles} style image(s): give one per style,"
+            " or one more (last) for a background that keeps the content"
+        )
+    if style_regions and len(style_regions) != n_styles:
+        raise StylizeError(f"{len(style_regions)} --style-masks for {n_styles} style image(s)")
+    if regions and not any(m.any() for m in regions):
+        raise StylizeError("--content-masks cover none of the image: every mask is all zero")
+    style_regions = [load_mask(m) for m in style_regions]
+    for flag, group, sources in [
+        ("--content-masks", regions[:n_styles], masks.regions),
+        ("--style-masks", style_regions, masks.style_regions),
+    ]:
+        for k, (mask, source) in enumerate(zip(group, sources)):
+            if not mask.any():
+                name = source if isinstance(source, (str, Path)) else f"mask {k + 1}"
+                raise StylizeError(
+                    f"{flag}: {name} is empty (all zero): style {k + 1} paints nowhere"
+                )
+    weight = masks.content_weight
+    weight = None if weight is None else load_mask(weight)
+    return Masks(tuple(regions), tuple(style_regions), weight)
+
+
 def load_inputs(content, styles, init, preserve_colors):
     """(content RGB, RGB to optimise toward, style RGBs, init RGB or None) as uint8 arrays.
 

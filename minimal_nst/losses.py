@@ -93,6 +93,55 @@ def style_loss(features, targets, layer_weights):
     return total, grads
 
 
+# -- Spatial control (Gatys et al. 2017; masks.py brings a mask T to each layer's resolution) --
+
+
+def weighted_content_loss(F, P, c):
+    """L_content = 1/2 sum_ij c_j (F_ij - P_ij)^2 with a weight c_j >= 0 per position, and
+    dL/dF = c o (F - P). With c = 1 everywhere it is Eq. 1."""
+    diff = c * (F - P)
+    return 0.5 * (diff * (F - P)).sum(), diff
+
+
+def guided_gram_matrix(F, T):
+    """G^r = (T o F)(T o F)^T / sum_k T_k^2, the guided Gram matrix of the region T, per pixel.
+
+    T o F multiplies every feature map by the mask. Divided by the mask's weight sum_k T_k^2
+    (a binary mask's area), G^r is the mean of F_ik F_jk over the region: on the scale of
+    G / M_l for the whole image whatever the region's size, so a small region's statistics
+    count as much as a large one's. With T = 1 it is gram_matrix(F) / M_l.
+    """
+    FT = F * T
+    return gram_matrix(FT) / (T * T).sum()
+
+
+def guided_style_layer_loss(F, T, A):
+    """E_l^r = 1/(4 N^2) sum_ij (G^r_ij - A_ij)^2, A per pixel, and
+    dE/dF = T o ((G^r - A)(T o F)) / (N^2 sum_k T_k^2). With T = 1: Eqs. 4 and 6 exactly."""
+    xp = get_array_module(F)
+    N, weight = F.shape[0], (T * T).sum()
+    if weight == 0:  # the region vanished at this depth (a sliver cut by a pooling)
+        return 0.0, xp.zeros_like(F)
+    FT = F * T
+    D = gram_matrix(FT) / weight - A
+    return (D * D).sum() / (4.0 * N**2), T * (D @ FT) / (N**2 * weight)
+
+
+def guided_style_loss(features, masks, targets, layer_weights, region_weights):
+    """L_style = sum_l w_l sum_r b_r E_l^r over the regions r, and its gradient for each layer.
+
+    masks[r][l] is region r's mask at layer l, targets[r][l] its style's A per pixel at l.
+    """
+    total, grads = 0.0, {}
+    for name, w_l in layer_weights.items():
+        grads[name] = 0.0
+        for T, A, b_r in zip(masks, targets, region_weights):
+            E, dF = guided_style_layer_loss(features[name], T[name], A[name])
+            total = total + w_l * b_r * E
+            grads[name] = grads[name] + w_l * b_r * dF
+    return total, grads
+
+
 def total_loss(content, style, alpha, beta):
     """Eq. 7, L_total = alpha L_content + beta L_style, and its gradient for each layer.
 

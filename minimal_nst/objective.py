@@ -1,14 +1,19 @@
 """The function L-BFGS minimises: Eq. 7 at an image, and its gradient, through VGG-19."""
 
+from .backend import get_array_module
 from .losses import (
     LossOptions,
     content_loss,
     default_beta,
+    guided_gram_matrix,
+    guided_style_loss,
     style_loss,
     style_target,
     total_loss,
     tv_loss,
+    weighted_content_loss,
 )
+from .masks import mask_at_layers
 
 
 def as_matrix(feature):
@@ -23,9 +28,11 @@ class Objective:
     styles: preprocessed images, blended by loss.style_blend_weights.
     The targets P_l and A_l are computed once, here; `terms` holds the last evaluation's parts.
     loss.beta None: default_beta of the content image's longer side (of the style's, if none).
+    masks: a masks.Masks at these images' sizes, or None: each style in its own region, with
+    guided Gram matrices; the blend weights then scale each region's term (default 1 each).
     """
 
-    def __init__(self, net, content, styles, loss=None):
+    def __init__(self, net, content, styles, loss=None, masks=None):
         self.net, self.loss = net, loss or LossOptions()
         loss = self.loss
         reference = content if content is not None else styles[0]
@@ -39,7 +46,31 @@ class Objective:
             name: style_target([as_matrix(f[name]) for f in features], blend)
             for name in self.layer_weights
         }
+        self.regions, self.content_weight = None, {}
+        if masks is not None:
+            self._guide(masks, features, reference)
         self.terms = {}
+
+    def _guide(self, masks, features, reference):
+        """Each region's mask at every style layer and its style's A per pixel there (over the
+        style image's own mask when it has one); the content weight at the content layers."""
+        xp, dtype, layers = get_array_module(reference), reference.dtype, list(self.layer_weights)
+        if masks.content_weight is not None:
+            c = mask_at_layers(masks.content_weight, self.content_layers, xp, dtype)
+            self.content_weight = c
+        if not masks.regions:
+            return
+        self.regions = [
+            mask_at_layers(m, layers, xp, dtype) for m in masks.regions[: len(features)]
+        ]
+        self.region_weights = self.loss.style_blend_weights or [1.0] * len(features)
+        style_masks = masks.style_regions or [None] * len(features)
+        self.A_regions = []
+        for f, mask in zip(features, style_masks):
+            F = {name: as_matrix(f[name]) for name in layers}
+            S = mask_at_layers(mask, layers, xp, dtype) if mask is not None else None
+            T = {name: S[name] if S else xp.ones(F[name].shape[1], dtype) for name in layers}
+            self.A_regions.append({name: guided_gram_matrix(F[name], T[name]) for name in layers})
 
     def loss_and_grad(self, x):
         """(L_total, dL_total/dx with x's shape) at a preprocessed image x (1, 3, H, W)."""
@@ -64,13 +95,21 @@ class Objective:
         """L_content summed over the content layers (the paper uses one), and its gradients."""
         L, grads = 0.0, {}
         for name in self.content_layers:
-            L_l, grads[name] = content_loss(feats[name], self.P[name])
+            if name in self.content_weight:
+                c = self.content_weight[name].reshape(feats[name].shape[2:])  # (H_l, W_l)
+                L_l, grads[name] = weighted_content_loss(feats[name], self.P[name], c)
+            else:
+                L_l, grads[name] = content_loss(feats[name], self.P[name])
             L = L + L_l
         return L, grads
 
     def _style(self, feats):
         """L_style (Eq. 5) against the targets A_l = A_l per pixel * M_l, and its gradients."""
         F = {name: as_matrix(feats[name]) for name in self.layer_weights}
+        if self.regions is not None:  # spatial control: the style loss region by region
+            args = (self.regions, self.A_regions, self.layer_weights, self.region_weights)
+            L, dF = guided_style_loss(F, *args)
+            return L, {name: g.reshape(feats[name].shape) for name, g in dF.items()}
         A = {name: self.A_per_pixel[name] * F[name].shape[1] for name in self.layer_weights}
         L, dF = style_loss(F, A, self.layer_weights)
         return L, {name: g.reshape(feats[name].shape) for name, g in dF.items()}

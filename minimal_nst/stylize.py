@@ -17,16 +17,20 @@ import scipy.optimize
 
 from .backend import get_backend, to_numpy
 from .image import deprocess, fit_shape, keep_colors, pixel_bounds, preprocess, resize
-from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs
+from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs, load_masks
 from .interrupt import Interrupted, StopSignals
 from .losses import LossOptions, default_beta
+from .masks import at_scale
 from .memory import memory_problem
 from .objective import Objective
 from .vgg import VGG19
 
 DEFAULT_CONTENT = "grace_hopper.jpg"  # matplotlib's sample data: a public-domain photo
 DEFAULT_STYLE = Path(__file__).parent / "data" / "default_style.png"  # scripts/paint_style.py
-DEFAULTS = {"numpy": (256, 100), "cupy": (512, 500)}  # (size, iterations): minutes on 2 cores
+DEFAULTS = {  # what a Settings field left None means on each backend: minutes on 2 cores or a GPU
+    "numpy": {"size": 256, "iterations": 100, "conv": "winograd4"},  # bench/RESULTS.md
+    "cupy": {"size": 512, "iterations": 500, "conv": "im2col"},
+}
 NOISE_STD = 50.0  # white-noise init: Gaussian pixels around mid-grey, 0-255 scale
 STOPPED = {
     "nonfinite": "the loss became NaN or infinite; kept the last finite image",
@@ -42,8 +46,9 @@ class Settings:
     coarse to fine by factors of sqrt(2). None: 256 px and 100 on a CPU, 512 and 500 on a GPU.
     init: "content", "noise" or an image. style_scale: the style's size relative to the output.
     preserve_colors: "none", "luminance" (keep the content's colours) or "histogram" (recolour
-    the styles to the content's first). conv: "plain" (layers.py), "im2col" or "winograd"
-    (fast_layers.py): the same numbers, at different speeds.
+    the styles to the content's first). conv: "plain" (layers.py), "im2col", "winograd" or
+    "winograd4" (fast_layers.py): the same numbers, at different speeds; None: the fastest
+    measured, "winograd4" on a CPU.
     """
 
     size: Optional[int] = None
@@ -54,7 +59,7 @@ class Settings:
     style_scale: float = 1.0
     preserve_colors: str = "none"
     pooling: str = "avg"
-    conv: str = "im2col"
+    conv: Optional[str] = None
     backend: Optional[str] = None
     weights_path: Any = None
     dtype: str = "float32"
@@ -75,7 +80,9 @@ def default_content_path():
     return matplotlib.cbook.get_sample_data(DEFAULT_CONTENT, asfileobj=False)
 
 
-def stylize(content, style, settings=None, loss=None, net=None, callback=None, stop=None, **kw):
+def stylize(
+    content, style, settings=None, loss=None, net=None, callback=None, stop=None, masks=None, **kw
+):
     """Paint `content` in the style of `style`; return a Result (image, loss history).
 
     content: a path, PIL image or RGB array, or None for texture synthesis (style only).
@@ -87,6 +94,9 @@ def stylize(content, style, settings=None, loss=None, net=None, callback=None, s
     Ctrl-C, SIGTERM and SIGHUP stop it at a clean point with the best image so far
     (result.stopped == "interrupted"; result.image is None if no iteration had finished).
     stop: the StopSignals to watch, if the caller has them active already.
+    masks: spatial control (masks.py): a list of region masks, one per style and optionally a
+    last one for a background with no style (paths, PIL images or (H, W) arrays in [0, 1]), or
+    a masks.Masks with masks on the style images and a per-pixel content weight too.
     """
     s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
     loss = loss or LossOptions()
@@ -97,6 +107,7 @@ def stylize(content, style, settings=None, loss=None, net=None, callback=None, s
     content_rgb, target_rgb, style_rgbs, init_rgb = load_inputs(
         content, styles, s.init, s.preserve_colors
     )
+    masks = None if masks is None else load_masks(masks, len(style_rgbs))
     _check_resources(target_rgb, style_rgbs, s, loss, xp)
     if loss.beta is None:
         loss = dataclasses.replace(loss, beta=default_beta(s.size))
@@ -106,7 +117,7 @@ def stylize(content, style, settings=None, loss=None, net=None, callback=None, s
             from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
 
             net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
-        images = (target_rgb, style_rgbs, start)
+        images = (target_rgb, style_rgbs, start, masks)
         result = _coarse_to_fine(net, loss, images, s, xp, callback, stop)
     if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
         result.image = keep_colors(result.image, content_rgb)
@@ -114,11 +125,9 @@ def stylize(content, style, settings=None, loss=None, net=None, callback=None, s
 
 
 def with_defaults(s):
-    """Settings `s` with size and iterations filled in for the backend it will run on."""
-    size, iterations = DEFAULTS[get_backend(s.backend).__name__]
-    size = size if s.size is None else s.size
-    iterations = iterations if s.iterations is None else s.iterations
-    return dataclasses.replace(s, size=size, iterations=iterations)
+    """Settings `s` with the fields left None filled in for the backend it will run on."""
+    defaults = DEFAULTS[get_backend(s.backend).__name__]
+    return dataclasses.replace(s, **{k: v for k, v in defaults.items() if getattr(s, k) is None})
 
 
 def scale_sizes(size, scales):
@@ -141,7 +150,7 @@ def _check_resources(target_rgb, style_rgbs, s, loss, xp):
 
 def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
     """L-BFGS at each scale in turn, each starting from the last one's result, upsampled."""
-    target_rgb, style_rgbs, x_rgb = images
+    target_rgb, style_rgbs, x_rgb, masks = images
     reference = target_rgb if target_rgb is not None else style_rgbs[0]
     result, sizes = Result(), scale_sizes(s.size, s.scales)
     for k, side in enumerate(sizes):
@@ -150,11 +159,10 @@ def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
             break
         shape = fit_shape(*reference.shape[:2], side)
         content_x = _network_input(target_rgb, shape, xp, s.dtype)
-        style_xs = [
-            _network_input(r, fit_shape(*r.shape[:2], round(side * s.style_scale)), xp, s.dtype)
-            for r in style_rgbs
-        ]
-        objective = Objective(net, content_x, style_xs, loss)
+        style_shapes = [fit_shape(*r.shape[:2], round(side * s.style_scale)) for r in style_rgbs]
+        style_xs = [_network_input(r, t, xp, s.dtype) for r, t in zip(style_rgbs, style_shapes)]
+        scale_masks = masks and at_scale(masks, shape, style_shapes)
+        objective = Objective(net, content_x, style_xs, loss, scale_masks)
         tags = {"scale": k + 1, "of": len(sizes)}
         record = _recorder(result.history, objective, tags, shape, callback)
         x0 = initial_image(x_rgb, shape, s.seed)

@@ -4,6 +4,10 @@ The only tests allowed to skip are the CuPy ones (marked `gpu`) on a machine wit
 other skip makes the session fail, so a missing piece can never hide behind a skip.
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -74,6 +78,37 @@ def stripes(tmp_path):
     path = tmp_path / "stripes.png"
     Image.fromarray(generated_stripes()).save(path)
     return path
+
+
+STYLIZE = Path(__file__).resolve().parent.parent / "scripts" / "stylize.py"
+
+
+@pytest.fixture
+def nst(tmp_path, weights_path):
+    """nst("--content a.png ...", *more) runs scripts/stylize.py in tmp_path as a user would,
+    with the real weights unless the command names its own --weights."""
+
+    def run(command, *more, timeout=300):
+        args = command.split() + [str(m) for m in more]
+        if "--weights" not in args:
+            args += ["--weights", str(weights_path)]
+        cmd = [sys.executable, str(STYLIZE), *args]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+def assert_one_line_error(proc, *fragments):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("minimal-nst: error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def files_in(folder):
+    return sorted(p.name for p in folder.iterdir())
 
 
 def pytest_configure(config):

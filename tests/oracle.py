@@ -90,3 +90,54 @@ class TorchObjective:
         total = self(xt)
         total.backward()
         return total.item(), xt.grad.detach().cpu().numpy()
+
+
+class TorchGuidedObjective(TorchObjective):
+    """Spatial control by autograd (Gatys et al. 2017): each style in its own region.
+
+    L = alpha 1/2 sum c (F - P)^2 + beta sum_l w_l sum_r b_r 1/(4 N^2) ||G_r - A_r||^2, with
+    G_r = (T_r F)(T_r F)^T / sum T_r^2 and the masks average-pooled as the image is pooled.
+    masks: a minimal_nst Masks at these images' sizes (read as plain arrays).
+    """
+
+    def __init__(self, weights, content, styles, loss, masks, device="cpu"):
+        super().__init__(weights, content, styles, loss, device)
+        self.blend = loss.style_blend_weights or [1.0] * len(styles)
+        self.regions = [self.pooled(m) for m in masks.regions[: len(styles)]]
+        weight = masks.content_weight
+        self.c = self.pooled(weight) if weight is not None else None
+        with torch.no_grad():
+            self.A = []
+            for k, style in enumerate(styles):
+                S = self.features(self.tensor(style))
+                mask = masks.style_regions[k] if masks.style_regions else np.ones(style.shape[2:])
+                T = self.pooled(mask)
+                self.A.append({n: self.guided_gram(S[n], T[n]) for n in self.style_layers})
+
+    def pooled(self, mask):
+        """{layer: the mask at that layer's resolution}, pooled with the image's 2x2 windows."""
+        t, out = self.tensor(mask)[None, None].to(self.weights["conv1_1"][0].dtype), {}
+        for name, kind, *_ in VGG19_LAYERS:
+            if kind == "pool":
+                t = tF.avg_pool2d(t, 2)
+            out[name] = t
+        return out
+
+    @staticmethod
+    def guided_gram(f, t):
+        F = (f * t)[0].flatten(1)
+        return F @ F.T / (t * t).sum()
+
+    def __call__(self, x):
+        feats, loss = self.features(x), self.loss
+        content = 0
+        for n in self.content_layers:
+            c = self.c[n] if self.c is not None else 1.0
+            content = content + 0.5 * (c * (feats[n] - self.P[n]) ** 2).sum()
+        style = 0
+        for name, w_l in zip(self.style_layers, self.layer_weights):
+            N = feats[name].shape[1]
+            for T, A, b in zip(self.regions, self.A, self.blend):
+                E = ((self.guided_gram(feats[name], T[name]) - A[name]) ** 2).sum() / (4 * N**2)
+                style = style + w_l * b * E
+        return loss.alpha * content + loss.beta * style

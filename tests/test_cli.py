@@ -15,39 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import assert_one_line_error, files_in
 from minimal_nst.backend import cupy_unavailable_reason
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLIZE = ROOT / "scripts" / "stylize.py"
 FAST = "--size 32 --iterations 2 --print-every 0 --backend numpy"
-
-
-@pytest.fixture
-def nst(tmp_path, weights_path):
-    """nst("--content a.png ...", *more) runs scripts/stylize.py in tmp_path as a user would,
-    with the real weights unless the command names its own --weights."""
-
-    def run(command, *more, timeout=300):
-        args = command.split() + [str(m) for m in more]
-        if "--weights" not in args:
-            args += ["--weights", str(weights_path)]
-        cmd = [sys.executable, str(STYLIZE), *args]
-        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
-
-    return run
-
-
-def assert_one_line_error(proc, *fragments):
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert len(lines) == 1 and lines[0].startswith("minimal-nst: error: "), proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-def files_in(folder):
-    return sorted(p.name for p in folder.iterdir())
 
 
 def bomb_png(path, side=100_000):
@@ -222,3 +195,20 @@ def test_help_documents_every_option(nst):
     assert proc.returncode == 0
     for option in OPTIONS:
         assert option in proc.stdout
+
+
+def test_the_eta_weighs_each_scale_by_its_pixels():
+    """At sqrt(2) times the size an iteration costs twice as much: after the first of two scales,
+    the time left is twice the time spent, not equal to it as a count of iterations would say."""
+    import io
+
+    from minimal_nst import Settings
+    from minimal_nst.progress import Progress
+
+    settings = Settings(size=256, iterations=4, scales=2)
+    stream = io.StringIO()
+    progress = Progress(Path("out.png"), settings, print_every=1, save_every=0, stream=stream)
+    for _ in range(4):
+        progress({"scale": 1, "of": 2, "total": 1.0, "content": 1.0, "style": 1.0}, None)
+    spent, left = progress.bar.n, progress.bar.total - progress.bar.n
+    assert left / spent == pytest.approx(2.0, rel=0.01)

@@ -1,8 +1,12 @@
 """Every fast convolution equals the specification, layers.conv2d_forward / conv2d_backward.
 
 Forward and backward, float64 and float32, on odd sizes, on 3 input channels, and on images
-that span several row blocks (the blocks are made small, so every block boundary is crossed).
+that span several row blocks (the blocks are made small, so every block boundary is crossed),
+computed one block at a time and side by side on threads.
 """
+
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -43,12 +47,14 @@ FAST = {"im2col": blocked, "winograd": winograd, "winograd4": winograd4}
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
 
-@pytest.fixture(params=["one block", "many blocks"])
+@pytest.fixture(params=["one block", "many blocks", "many blocks side by side"])
 def block_size(request, monkeypatch):
-    """Row blocks as large as usual, or so small that each holds one or two rows."""
-    if request.param == "many blocks":
+    """Row blocks as large as usual, or so small that each holds one or two rows, computed one
+    after the other or on three threads (more than this machine's cores: any order happens)."""
+    if request.param.startswith("many blocks"):
         monkeypatch.setitem(fast_layers.BLOCK_ELEMENTS, "numpy", 250)
         monkeypatch.setitem(fast_layers.BLOCK_ELEMENTS, "cupy", 250)
+    monkeypatch.setattr(fast_layers, "WORKERS", 3 if request.param.endswith("side") else 1)
     return request.param
 
 
@@ -77,6 +83,38 @@ def test_small_blocks_really_split_the_rows(monkeypatch):
     monkeypatch.setitem(fast_layers.BLOCK_ELEMENTS, "numpy", 250)
     assert len(fast_layers.row_blocks(np, 23, 5 * 9 * 3)) == 23  # one row a block
     assert fast_layers.row_blocks(np, 5, 100) == [(0, 2), (2, 4), (4, 5)]
+
+
+def test_blocks_run_side_by_side_with_one_blas_thread_each(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(fast_layers, "WORKERS", 2)
+    seen = []
+
+    def work(r0, r1):
+        blas_threads = [
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+        ]
+        seen.append((r0, threading.current_thread().name, blas_threads))
+        time.sleep(0.05)  # long enough that the second thread takes the next block
+
+    before = threadpool_info()
+    fast_layers.for_each_block(np, work, [(0, 1), (1, 2), (2, 3), (3, 4)])
+    assert sorted(r0 for r0, _, _ in seen) == [0, 1, 2, 3], "every block once"
+    assert len({name for _, name, _ in seen}) == 2, "on two threads"
+    assert all(set(blas) == {1} for _, _, blas in seen), "BLAS on one thread inside"
+    assert threadpool_info() == before, "BLAS threads as they were afterwards"
+
+
+def test_an_error_in_a_block_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(fast_layers, "WORKERS", 2)
+
+    def work(r0, r1):
+        if r0 == 2:
+            raise MemoryError("block 2")
+
+    with pytest.raises(MemoryError, match="block 2"):
+        fast_layers.for_each_block(np, work, [(0, 1), (1, 2), (2, 3), (3, 4)])
 
 
 @pytest.mark.parametrize("fast", FAST)

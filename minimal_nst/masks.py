@@ -1,0 +1,100 @@
+"""Spatial control: each region of the output painted with its own style.
+
+Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors in Neural Style
+Transfer" (CVPR 2017), guided Gram matrices. A mask is an (H, W) float array in [0, 1] over an
+image: 1 inside its region, 0 outside, soft in between. The losses are in losses.py
+(`guided_gram_matrix`, `guided_style_layer_loss`, `weighted_content_loss`).
+"""
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .image import ImageError, read_image
+from .layers import avg_pool2d_forward
+from .vgg import VGG19_LAYERS
+
+
+@dataclass(frozen=True)
+class Masks:
+    """Where each style goes.
+
+    regions: one mask per style on the output; one more, last, is a background with no style,
+        held to the photo by the content term alone.
+    style_regions: empty, or one mask per style on that style image: where its statistics come
+        from (without one, the whole style image).
+    content_weight: None, or the content term's weight per pixel (1 everywhere: the paper's).
+    """
+
+    regions: tuple
+    style_regions: tuple = ()
+    content_weight: Optional[Any] = None
+
+
+def load_mask(src):
+    """(H, W) float64 in [0, 1] from a path, a PIL image or an array.
+
+    An image is read as its luminance, white = 1 (16-bit: 65535 = 1); a float image (TIFF mode
+    F) or an array is taken as it is, and its values must lie in [0, 1].
+    """
+    if isinstance(src, np.ndarray):
+        mask, name = np.asarray(src, np.float64), "mask array"
+        if mask.ndim != 2:
+            raise ImageError(f"{name}: expected an (H, W) array, got shape {mask.shape}")
+    else:
+        name = "mask image" if isinstance(src, Image.Image) else src
+        mask = _pil_to_mask(src, name) if name == "mask image" else read_image(src, _pil_to_mask)
+    if not np.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
+        low, high = np.nanmin(mask), np.nanmax(mask)
+        raise ImageError(f"{name}: mask values must lie in 0..1, found {low:g}..{high:g}")
+    return mask
+
+
+def _pil_to_mask(im, name):
+    im = ImageOps.exif_transpose(im)
+    if im.mode == "F":
+        return np.asarray(im, np.float64)
+    if im.mode.startswith("I"):
+        return np.asarray(im, np.float64) / 65535.0
+    return np.asarray(im.convert("L"), np.float64) / 255.0
+
+
+def at_scale(masks, shape, style_shapes):
+    """The masks resized for one scale: the regions and content weight to the output's (H, W),
+    each style's mask to its style image's."""
+    return Masks(
+        tuple(resize_mask(m, shape) for m in masks.regions),
+        tuple(resize_mask(m, s) for m, s in zip(masks.style_regions, style_shapes)),
+        None if masks.content_weight is None else resize_mask(masks.content_weight, shape),
+    )
+
+
+def resize_mask(mask, shape):
+    """A float mask resized to (H, W), bilinear: a soft edge stays soft."""
+    h, w = shape
+    if mask.shape == (h, w):
+        return mask
+    image = Image.fromarray(np.asarray(mask, np.float32), mode="F")
+    return np.asarray(image.resize((w, h), Image.BILINEAR), np.float64).clip(0.0, 1.0)
+
+
+def mask_at_layers(mask, layers, xp=np, dtype=np.float32):
+    """{layer: T^l of shape (M_l,)}: the mask brought to each layer's resolution.
+
+    The image reaches a layer through the poolings before it, so the mask goes through the same
+    2x2 windows (the row or column an odd size drops included) and follows the feature map cell
+    for cell. The windows are averaged whatever the network's pooling: a cell's value is the
+    share of its window inside the region, so a soft edge stays soft. (The paper also discusses
+    following the receptive fields through the convolutions; not done here.)
+    """
+    T, wanted, out = xp.asarray(mask, dtype=dtype)[None, None], set(layers), {}  # (1, 1, H, W)
+    for name, kind, *_ in VGG19_LAYERS:
+        if not wanted - out.keys():
+            break
+        if kind == "pool":
+            T = avg_pool2d_forward(T)[0]
+        if name in wanted:
+            out[name] = T.reshape(-1)
+    return out
