@@ -1,11 +1,11 @@
 """Time to a finished image: the full-size loss against wall time, single scale or coarse to fine.
 
-    python bench/schedules.py [--size 512] [--iterations 200] [--conv im2col]
+    python bench/schedules.py [--size 512] [--iterations 200] [--conv winograd4]
 
 (a) single scale: L-BFGS at full size from the content image, --iterations iterations.
-(b) coarse to fine: L-BFGS at sizes sqrt(2) apart up to full size (--coarse iterations at each
-    smaller scale), each starting from the last result upsampled, then at full size until the
-    loss (a) reached at its end, or as many iterations as (a).
+(b), (c) coarse to fine: L-BFGS at sizes sqrt(2) apart up to full size, a few iterations at
+    each smaller scale, each starting from the last result upsampled, then at full size until
+    the loss (a) reached at its end, or as many iterations as (a).
 The full-size loss of a coarse scale's result is evaluated when it is upsampled (not timed).
 Writes bench/SCHEDULES.md and bench/schedules.png: the demo photo, the default style, the
 paper's losses with the default weights.
@@ -75,43 +75,47 @@ def run(net, content, style, sides, iterations, target=None):
     return curve
 
 
+COARSE_TO_FINE = [(3, 30), (2, 50)]  # (scales, iterations at each smaller scale)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--scales", type=int, default=3)
-    p.add_argument("--coarse", type=int, default=100, help="iterations at each smaller scale")
-    p.add_argument("--conv", default="im2col")
+    p.add_argument("--conv", default="winograd4")
     p.add_argument("--output", type=Path, default=HERE)
     args = p.parse_args()
     net = VGG19.from_hdf5(get_weights_path(), conv=args.conv)
     content = load_image(default_content_path())
     style = load_image(DEFAULT_STYLE)
     print(f"(a) single scale, {args.iterations} iterations at {args.size} px", flush=True)
-    single = run(net, content, style, [args.size], [args.iterations])
-    target = single[-1][1]
-    sides = scale_sizes(args.size, args.scales)
-    print(f"(b) coarse to fine {sides}, until the loss reaches {target:.4g}", flush=True)
-    iterations = [args.coarse] * (len(sides) - 1) + [args.iterations]
-    coarse = run(net, content, style, sides, iterations, target)
-    report(args, single, coarse, sides, target)
+    curves = {"(a) single scale": run(net, content, style, [args.size], [args.iterations])}
+    target = curves["(a) single scale"][-1][1]
+    for letter, (scales, coarse) in zip("bc", COARSE_TO_FINE):
+        sides = scale_sizes(args.size, scales)
+        name = f"({letter}) {sides}, {coarse} iterations per smaller scale"
+        print(f"{name}, until the loss reaches {target:.4g}", flush=True)
+        iterations = [coarse] * (scales - 1) + [args.iterations]
+        curves[name] = run(net, content, style, sides, iterations, target)
+    report(args, curves, target)
 
 
-def report(args, single, coarse, sides, target):
-    reached = next((t for t, L in coarse if L <= target), None)
-    ratio = f"{reached / single[-1][0]:.2f}" if reached else "not reached"
+def report(args, curves, target):
+    single = next(iter(curves.values()))
     lines = [
         "# Time to a finished image (CPU)",
         "",
         f"`python bench/schedules.py --size {args.size} --iterations {args.iterations} "
-        f"--scales {args.scales} --coarse {args.coarse} --conv {args.conv}`: the demo photo and"
-        " style, the paper's losses with the default weights, 2 threads.",
+        f"--conv {args.conv}`: the demo photo and style, the paper's losses with the default"
+        " weights, 2 threads.",
         "",
         f"- (a) single scale: {len(single)} iterations at {args.size} px in {single[-1][0]:.0f} s,"
         f" full-size loss {target:.4g}",
-        f"- (b) coarse to fine over {sides} ({args.coarse} iterations per smaller scale): "
-        f"reached that loss at {reached and round(reached)} s; (b) / (a) = {ratio}",
     ]
+    for name, curve in list(curves.items())[1:]:
+        reached = next((t for t, L in curve if L <= target), None)
+        ratio = f"{reached / single[-1][0]:.2f}" if reached else "not reached"
+        lines.append(f"- {name}: reached it at {reached and round(reached)} s; / (a) = {ratio}")
     (args.output / "SCHEDULES.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     import matplotlib
@@ -120,7 +124,7 @@ def report(args, single, coarse, sides, target):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, curve in [("(a) single scale", single), (f"(b) coarse to fine {sides}", coarse)]:
+    for name, curve in curves.items():
         ax.semilogy(*zip(*curve), marker=".", markersize=3, label=name)
     ax.axhline(target, color="gray", linewidth=0.8, linestyle="--")
     ax.set_xlabel("seconds")

@@ -74,7 +74,8 @@ def figure_parser(description, output):
     p.add_argument("--output", default=output, help="the grid image (.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the white-noise start")
     p.add_argument("--pooling", choices=["avg", "max"], default="avg")
-    p.add_argument("--conv", choices=["plain", "im2col", "winograd", "winograd4"], default="im2col")
+    convs = ["plain", "im2col", "winograd", "winograd4"]
+    p.add_argument("--conv", choices=convs, help="default: winograd4 on a CPU, im2col on a GPU")
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     p.add_argument("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched)")
     return p
@@ -87,7 +88,7 @@ def load_inputs(args):
     from minimal_nst.cli import UsageError
     from minimal_nst.image import load_image
     from minimal_nst.outputs import check_outputs
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+    from minimal_nst.stylize import DEFAULT_STYLE, DEFAULTS, default_content_path
     from minimal_nst.weights import get_weights_path
 
     if args.size < 1 or args.iterations < 1:
@@ -96,7 +97,8 @@ def load_inputs(args):
     xp = get_backend(None if args.backend == "auto" else args.backend)
     content = load_image(args.content or default_content_path())
     style = crop_to_aspect(load_image(args.style or DEFAULT_STYLE), content.shape[:2])
-    net = VGG19.from_hdf5(get_weights_path(args.weights_path), args.pooling, xp=xp, conv=args.conv)
+    conv = args.conv or DEFAULTS[xp.__name__]["conv"]
+    net = VGG19.from_hdf5(get_weights_path(args.weights_path), args.pooling, xp=xp, conv=conv)
     settings = Settings(
         size=args.size,
         iterations=args.iterations,
