@@ -94,21 +94,21 @@ def row_blocks(xp, rows, elements_per_row):
 # so the transforms use every core too: 1.3x faster per evaluation at 512 px (bench/RESULTS.md).
 
 WORKERS = os.cpu_count() or 1
-_executor = None
+_executors = {}  # WORKERS -> its thread pool, made on first use
 
 
 def for_each_block(xp, work, blocks):
     """work(*block) for every block; side by side on a CPU. The blocks must not share output."""
-    global _executor
     if xp is not np or WORKERS == 1 or len(blocks) == 1:
         for block in blocks:
             work(*block)
         return
     from threadpoolctl import threadpool_limits  # CPU only: the GPU machine may not have it
 
-    _executor = _executor or ThreadPoolExecutor(WORKERS, thread_name_prefix="minimal_nst")
+    if WORKERS not in _executors:
+        _executors[WORKERS] = ThreadPoolExecutor(WORKERS, thread_name_prefix="minimal_nst")
     with threadpool_limits(1, user_api="blas"):  # two BLAS threads per block would oversubscribe
-        for _ in _executor.map(lambda block: work(*block), blocks):
+        for _ in _executors[WORKERS].map(lambda block: work(*block), blocks):
             pass  # a worker's exception is raised here
 
 
