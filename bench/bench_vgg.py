@@ -317,6 +317,8 @@ def write_results(args, table, rows, peak):
 
     name = "RESULTS.md" if args.device == "cpu" else "RESULTS_GPU.md"
     command = "python bench/bench_vgg.py" + (" --device gpu" if args.device == "gpu" else "")
+    if args.impls != IMPLS:
+        command += " --impls " + " ".join(f'"{i}"' if " " in i else i for i in args.impls)
     side = 2048 if args.device == "cpu" else 8192
     text = f"""# Benchmark results ({args.device.upper()})
 
@@ -339,7 +341,10 @@ includes its library); working MB is the growth of the peak over the resident si
         vals = [
             next(r["eval_s"] for r in rows if r["size"] == s and r["impl"] == impl) for s in sizes
         ]
-        ax.bar(np.arange(len(sizes)) + (i - 1) * 0.27, vals, 0.27, label=impl)
+        width = 0.8 / len(args.impls)
+        ax.bar(
+            np.arange(len(sizes)) + (i - (len(args.impls) - 1) / 2) * width, vals, width, label=impl
+        )
     ax.set_xticks(range(len(sizes)), [f"{s} px" for s in sizes])
     ax.set_ylabel("seconds per objective evaluation")
     ax.set_title(f"minimal_nst vs PyTorch ({args.device.upper()}, lower is better)")

@@ -91,7 +91,8 @@ def row_blocks(xp, rows, elements_per_row):
 #
 # NumPy's elementwise passes run on one core; only the matrix products use them all (OpenBLAS).
 # Blocks that write disjoint parts of the output run one per core, each with a one-thread BLAS,
-# so the transforms use every core too: 1.3x faster per evaluation at 512 px (bench/RESULTS.md).
+# so the transforms use every core too: 12-15% faster per evaluation at 512 px in alternating
+# runs here, no gain at 256 px (bench/RESULTS.md).
 
 WORKERS = os.cpu_count() or 1
 _executors = {}  # WORKERS -> its thread pool, made on first use

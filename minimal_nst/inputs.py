@@ -109,8 +109,7 @@ def load_masks(masks, n_styles):
                 raise StylizeError(
                     f"{flag}: {name} is empty (all zero): style {k + 1} paints nowhere"
                 )
-    weight = masks.content_weight
-    weight = None if weight is None else load_mask(weight)
+    weight = None if masks.content_weight is None else load_mask(masks.content_weight)
     return Masks(tuple(regions), tuple(style_regions), weight)
 
 

@@ -76,7 +76,7 @@ def resize_mask(mask, shape):
     h, w = shape
     if mask.shape == (h, w):
         return mask
-    image = Image.fromarray(np.asarray(mask, np.float32), mode="F")
+    image = Image.fromarray(np.asarray(mask, np.float32))  # mode F
     return np.asarray(image.resize((w, h), Image.BILINEAR), np.float64).clip(0.0, 1.0)
 
 

@@ -56,8 +56,8 @@ class Objective:
         style image's own mask when it has one); the content weight at the content layers."""
         xp, dtype, layers = get_array_module(reference), reference.dtype, list(self.layer_weights)
         if masks.content_weight is not None:
-            c = mask_at_layers(masks.content_weight, self.content_layers, xp, dtype)
-            self.content_weight = c
+            weight = masks.content_weight
+            self.content_weight = mask_at_layers(weight, self.content_layers, xp, dtype)
         if not masks.regions:
             return
         self.regions = [

@@ -171,6 +171,13 @@ def test_one_all_ones_mask_is_todays_objective(vgg_numpy, scene):
 # -- end to end ------------------------------------------------------------------------------------
 
 
+def green_dots(side=40):
+    """A second small 'painting': green dots on off-white."""
+    yy, xx = np.mgrid[0:side, 0:side]
+    dots = ((yy % 8 - 4) ** 2 + (xx % 8 - 4) ** 2 < 6)[..., None]
+    return np.where(dots, [30, 200, 60], [240, 240, 220]).astype(np.uint8)
+
+
 def region_distances(rgb, masks, styles, net):
     """{(region, style): ||G^r(rgb) - G(style)|| / ||G(style)||} at relu2_1, a texture layer."""
     from minimal_nst.image import preprocess
@@ -193,11 +200,7 @@ def test_each_region_takes_its_own_style(vgg_numpy):
     (Here: left 0.71 -> 0.59 from the stripes, 0.83 -> 0.99 from the dots; right 0.83 -> 0.35
     from the dots, 0.70 -> 0.90 from the stripes.)"""
     photo = generated_photo(48, 64)
-    yy, xx = np.mgrid[0:40, 0:40]
-    dots = np.where(
-        ((yy % 8 - 4) ** 2 + (xx % 8 - 4) ** 2 < 6)[..., None], [30, 200, 60], [240, 240, 220]
-    )
-    styles = [generated_stripes(), dots.astype(np.uint8)]
+    styles = [generated_stripes(), green_dots()]
     left = (np.mgrid[0:48, 0:64][1] < 32).astype(float)
     masks = [left, 1 - left]
     result = stylize(
@@ -210,6 +213,23 @@ def test_each_region_takes_its_own_style(vgg_numpy):
         assert after[r, r] < before[r, r], f"region {r} did not move toward its style"
         assert after[r, other] > before[r, other], f"region {r} moved toward the other style"
         assert after[r, r] < after[r, other], f"region {r} is nearer the other style"
+
+
+def test_masks_work_with_the_other_options(vgg_numpy):
+    """A texture with two regions, coarse to fine, from masks of another size: each half of the
+    texture ends nearer its own style. With colours kept and a noise start it simply runs."""
+    yy = np.mgrid[0:40, 0:40][0]
+    styles = [generated_stripes(), green_dots()]
+    top = (np.mgrid[0:100, 0:100][0] < 50).astype(float)  # resized to the 40x40 output
+    run = dict(size=40, iterations=30, backend="numpy", net=vgg_numpy, masks=[top, 1 - top])
+    texture = stylize(None, styles, scales=2, **run)
+    assert texture.image.shape == (40, 40, 3) and not texture.stopped
+    halves = [(yy < 20).astype(float), (yy >= 20).astype(float)]
+    after = region_distances(texture.image, halves, styles, vgg_numpy.to(np, np.float64))
+    assert after[0, 0] < after[0, 1] and after[1, 1] < after[1, 0], after
+    photo = generated_photo(40, 40)
+    kept = stylize(photo, styles, preserve_colors="luminance", init="noise", **run)
+    assert kept.image.shape == (40, 40, 3) and not kept.stopped
 
 
 # -- through the command line ---------------------------------------------------------------------
@@ -227,7 +247,7 @@ def mask_files(tmp_path):
     }
     for name, a in files.items():
         Image.fromarray(a).save(tmp_path / name)
-    Image.fromarray(np.full((48, 64), -0.5, np.float32), mode="F").save(tmp_path / "negative.tif")
+    Image.fromarray(np.full((48, 64), -0.5, np.float32)).save(tmp_path / "negative.tif")  # mode F
     (tmp_path / "notes.txt").write_text("not an image")
     return tmp_path
 
