@@ -101,6 +101,10 @@ def main(argv=None):
         from .check import main as check_main
 
         return check_main(argv[1:])
+    if argv[:1] == ["batch"]:
+        from .batch import main as batch_main
+
+        return batch_main(argv[1:])
     with StopSignals() as stop:  # from the start: a signal while loading stops the run too
         return friendly_errors(PROG, lambda: run(build_parser().parse_args(argv), stop))
 
@@ -128,9 +132,10 @@ def user_errors():
 
 
 def options(args):
-    """(content, styles, Settings, LossOptions) from the parsed command line."""
+    """(content, styles, Settings, LossOptions, Masks or None) from the parsed command line;
+    the Settings left None (size, iterations, conv) are the backend's defaults, filled later."""
     from .losses import LossOptions
-    from .stylize import DEFAULT_STYLE, Settings, default_content_path, with_defaults
+    from .stylize import DEFAULT_STYLE, Settings, default_content_path
 
     content, styles = args.content, args.style or [str(DEFAULT_STYLE)]
     if args.content is None and args.style is None:
@@ -157,7 +162,7 @@ def options(args):
         style_blend_weights=tuple(args.style_blend_weights) if args.style_blend_weights else None,
         tv_weight=args.tv_weight,
     )
-    return content, styles, with_defaults(settings), loss, mask_options(args)
+    return content, styles, settings, loss, mask_options(args)
 
 
 def mask_options(args):
@@ -174,9 +179,10 @@ def run(args, stop):
     """Plan and check every file, paint, then save whatever arrives meanwhile."""
     from .outputs import check_outputs, side_files
     from .progress import Progress
-    from .stylize import stylize
+    from .stylize import stylize, with_defaults
 
     content, styles, settings, loss, masks = options(args)
+    settings = with_defaults(settings)
     output = Path(args.output).expanduser().absolute()
     planned = side_files(output, settings.iterations * settings.scales, args.save_every)
     inputs = [content, *styles, settings.init, args.weights_path]

@@ -4,9 +4,11 @@ The network sees (1, 3, H, W) arrays: BGR, 0-255, minus the VGG mean (how Caffe'
 trained). People see uint8 RGB arrays (H, W, 3).
 """
 
+import io
 import os
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,14 @@ class ImageError(ValueError):
     """An input image that cannot be used, with a one-line reason."""
 
 
+@dataclass(frozen=True)
+class FileBytes:
+    """An image file read on one machine to be decoded on another (a batch job's worker)."""
+
+    name: str  # the path on the machine that read it: every message names it
+    data: bytes
+
+
 def load_image(src):
     """uint8 RGB (H, W, 3) from a path, a PIL image or an array (gray, RGB or RGBA; any dtype).
 
@@ -37,18 +47,18 @@ def load_image(src):
 
 
 def read_image(src, convert):
-    """convert(PIL image, path) of the image file at `src`; an ImageError if it cannot be read."""
-    path = Path(src)
-    if path.is_dir():
-        raise ImageError(f"{path} is a directory, not an image")
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    """convert(PIL image, path) of the image file at `src` (a path or FileBytes); an ImageError
+    if it cannot be read."""
+    if isinstance(src, FileBytes):
+        path, file = src.name, io.BytesIO(src.data)
+    else:
+        path = file = check_file(src)
     limit, pillows_limit = max_pixels(), Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's EXIF and size warnings: one line is ours
             Image.MAX_IMAGE_PIXELS = None  # the limit below comes from this machine's memory
-            with Image.open(path) as im:
+            with Image.open(file) as im:
                 pixels = im.width * im.height  # from the header: nothing decoded yet
                 if pixels > limit:
                     raise ImageError(
@@ -65,6 +75,16 @@ def read_image(src, convert):
         raise ImageError(f"{path}: cannot read the image ({e})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillows_limit
+
+
+def check_file(src):
+    """Path(src), or an ImageError if it is not a file."""
+    path = Path(src)
+    if path.is_dir():
+        raise ImageError(f"{path} is a directory, not an image")
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    return path
 
 
 def max_pixels():
@@ -149,14 +169,17 @@ def pixel_bounds(shape):
     return np.broadcast_to(-mean, shape), np.broadcast_to(255.0 - mean, shape)
 
 
-def save_image(path, rgb):
-    """Write uint8 RGB atomically (a temp file beside `path`, then a rename), marked as ours."""
+def save_image(path, rgb, text=None):
+    """Write uint8 RGB atomically (a temp file beside `path`, then a rename), marked as ours.
+
+    text: more {key: value} for a PNG's text chunks (a batch job's key)."""
     path = Path(path)
     if path.suffix.lower() in (".jpg", ".jpeg"):
         options = dict(format="JPEG", quality=95, comment=MARK.encode())
     else:
         info = PngImagePlugin.PngInfo()
-        info.add_text("Software", MARK)
+        for key, value in {"Software": MARK, **(text or {})}.items():
+            info.add_text(key, value)
         options = dict(format="PNG", pnginfo=info)
     atomic_write(path, lambda f: Image.fromarray(rgb).save(f, **options))
 

@@ -105,7 +105,8 @@ def load_masks(masks, n_styles):
     ]:
         for k, (mask, source) in enumerate(zip(group, sources)):
             if not mask.any():
-                name = source if isinstance(source, (str, Path)) else f"mask {k + 1}"
+                name = getattr(source, "name", source)  # a path, or FileBytes from a batch
+                name = name if isinstance(name, (str, Path)) else f"mask {k + 1}"
                 raise StylizeError(
                     f"{flag}: {name} is empty (all zero): style {k + 1} paints nowhere"
                 )

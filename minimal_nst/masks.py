@@ -44,7 +44,7 @@ def load_mask(src):
         if mask.ndim != 2:
             raise ImageError(f"{name}: expected an (H, W) array, got shape {mask.shape}")
     else:
-        name = "mask image" if isinstance(src, Image.Image) else src
+        name = "mask image" if isinstance(src, Image.Image) else getattr(src, "name", src)
         mask = _pil_to_mask(src, name) if name == "mask image" else read_image(src, _pil_to_mask)
     if not np.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
         low, high = np.nanmin(mask), np.nanmax(mask)

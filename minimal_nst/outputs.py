@@ -71,11 +71,12 @@ def _check_writable(path):
 
 
 def made_by_us(path):
-    """True for a file a minimal-nst run wrote: images carry a mark, histories our header."""
+    """True for a file a minimal-nst run wrote: images carry a mark, histories and batch
+    summaries our header."""
     try:
         if path.suffix == ".csv":
             with open(path, encoding="utf-8", errors="replace") as f:
-                return f.readline().startswith("scale,of,iteration,")
+                return f.readline().startswith(("scale,of,iteration,", "job,status,"))
         with Image.open(path) as im:
             return MARK in (im.info.get("Software"), im.info.get("comment"))
     except OSError:

@@ -78,35 +78,57 @@ def figure_parser(description, output):
     p.add_argument("--conv", choices=convs, help="default: winograd4 on a CPU, im2col on a GPU")
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     p.add_argument("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched)")
+    p.add_argument("--tiles-dir", help="each tile's image (default: beside --output, NAME_tiles)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (default: local)")
+    p.add_argument("--workers", type=int, help="worker processes of the local cluster")
     return p
 
 
+def run_tiles(args, jobs):
+    """Every tile's optimisation as one batch (minimal-nst batch's engine): their images, in
+    order. A rerun reuses the tiles already made."""
+    from minimal_nst.batch import Engine, require_dask, run_batch
+    from minimal_nst.cli import UsageError
+    from minimal_nst.image import load_image
+
+    require_dask()
+    output = Path(args.output)
+    tiles = Path(args.tiles_dir or output.with_name(f"{output.stem}_tiles"))
+    rows = run_batch(jobs, tiles, Engine(args.scheduler, args.workers), overwrite=False)
+    failed = [row for row in rows if row["status"] not in ("done", "skipped")]
+    if failed:
+        raise UsageError(f"tile {failed[0]['job']}: {failed[0].get('error') or 'not finished'}")
+    return [load_image(row["output"]) for row in rows]
+
+
 def load_inputs(args):
-    """(network, Settings, content RGB, style RGB cropped to the content's aspect) for a figure."""
-    from minimal_nst import VGG19, Settings
+    """(Settings, content RGB, style RGB cropped to the content's aspect) for a figure."""
+    from minimal_nst import Settings
     from minimal_nst.backend import get_backend
     from minimal_nst.cli import UsageError
     from minimal_nst.image import load_image
     from minimal_nst.outputs import check_outputs
-    from minimal_nst.stylize import DEFAULT_STYLE, DEFAULTS, default_content_path
-    from minimal_nst.weights import get_weights_path
+    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
 
     if args.size < 1 or args.iterations < 1:
         raise UsageError("--size and --iterations must be positive integers")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be a positive integer")
     check_outputs([Path(args.output)], [args.content, args.style], overwrite=True)
     xp = get_backend(None if args.backend == "auto" else args.backend)
     content = load_image(args.content or default_content_path())
     style = crop_to_aspect(load_image(args.style or DEFAULT_STYLE), content.shape[:2])
-    conv = args.conv or DEFAULTS[xp.__name__]["conv"]
-    net = VGG19.from_hdf5(get_weights_path(args.weights_path), args.pooling, xp=xp, conv=conv)
     settings = Settings(
         size=args.size,
         iterations=args.iterations,
         init="noise",
         seed=args.seed,
+        pooling=args.pooling,
+        conv=args.conv,
         backend=xp.__name__,
+        weights_path=args.weights_path,
     )
-    return net, settings, content, style
+    return settings, content, style
 
 
 def crop_to_aspect(rgb, shape):

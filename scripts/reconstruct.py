@@ -5,20 +5,21 @@
 Top row: the photo reconstructed from white noise by matching one layer's responses (content
 loss only) at conv1_2, conv2_2, conv3_2, conv4_2 and conv5_2. Bottom row: the painting's style
 reconstructed from white noise by matching Gram matrices (style loss only) at conv1_1, then
-conv1_1 + conv2_1, ... up to all five. Every tile is its own L-BFGS optimisation.
+conv1_1 + conv2_1, ... up to all five. Every tile is its own L-BFGS optimisation; the ten run
+as one batch on Dask (a local cluster, or --scheduler), like `minimal-nst batch`.
 """
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from figure_grid import figure_parser, label_grid, load_inputs, save_grid  # noqa: E402
+from figure_grid import figure_parser, label_grid, load_inputs, run_tiles, save_grid  # noqa: E402
 
-from minimal_nst import LossOptions, stylize  # noqa: E402
+from minimal_nst import LossOptions  # noqa: E402
 from minimal_nst.cli import friendly_errors  # noqa: E402
+from minimal_nst.jobs import Job  # noqa: E402
 
 CONTENT_ROW = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
 STYLE_ROW = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -31,27 +32,16 @@ def paper_name(layer):
 
 def main(argv=None):
     args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT).parse_args(argv)
-    net, settings, content, style = load_inputs(args)
-    content_row, style_row = [], []
-    start = time.time()
+    settings, content, style = load_inputs(args)
+    jobs = []
     for layer in CONTENT_ROW:
         loss = LossOptions(beta=1.0, content_layers=(layer,), style_layers=())
-        result = stylize(content, [], settings, loss, net)
-        content_row.append(result.image)
-        print(
-            f"content {paper_name(layer)}: {len(result.history)} iterations, "
-            f"{time.time() - start:.0f} s",
-            flush=True,
-        )
+        jobs.append(Job(f"content-{paper_name(layer)}", content, (), settings, loss))
     for k in range(1, len(STYLE_ROW) + 1):
         loss = LossOptions(beta=1.0, content_layers=(), style_layers=tuple(STYLE_ROW[:k]))
-        result = stylize(None, style, settings, loss, net)
-        style_row.append(result.image)
-        print(
-            f"style up to {paper_name(STYLE_ROW[k - 1])}: {len(result.history)} iterations, "
-            f"{time.time() - start:.0f} s",
-            flush=True,
-        )
+        jobs.append(Job(f"style-to-{paper_name(STYLE_ROW[k - 1])}", None, (style,), settings, loss))
+    tiles = run_tiles(args, jobs)
+    content_row, style_row = tiles[: len(CONTENT_ROW)], tiles[len(CONTENT_ROW) :]
     grid = label_grid(
         [content_row, style_row],
         ["content, one layer", "style, layers up to"],

@@ -1,0 +1,334 @@
+"""`minimal-nst batch`: many style transfers at once on Dask (dask.distributed).
+
+The same command on a laptop (a LocalCluster, the default) and on a cluster someone runs
+(--scheduler tcp://host:8786). This process plans the jobs, reads their input files, hands
+them to the workers and writes each output as it arrives, so the workers need no shared disk
+and never write a file. A rerun skips every job whose image is complete: it carries the job's
+key (jobs.job_key), so a changed photo or option runs the job again.
+"""
+
+import contextlib
+import csv
+import io
+import itertools
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from PIL import Image
+
+from .cli import PROG, UsageError, friendly_errors
+from .interrupt import StopSignals, exit_code
+from .jobs import input_paths, job_key, one_line, read_inputs, run_job
+
+SUMMARY = "batch.csv"
+COLUMNS = ["job", "status", "seconds", "total", "content", "style", "output", "error"]
+KEY = "minimal-nst job"  # the PNG text chunk that holds the job's key
+INSTALL = "pip install 'minimal_nst[batch]'"
+RETRIES = 3  # a job whose input files were lost with a worker is sent again, this many times
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the jobs run: a running scheduler's address, or a local cluster of `workers`
+    processes (None: sized to the machine, local_workers)."""
+
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
+
+
+def main(argv):
+    with StopSignals() as stop:
+        return friendly_errors(f"{PROG} batch", lambda: _main(argv, stop))
+
+
+def _main(argv, stop):
+    from .batch_args import build_batch_parser, jobs_from_args
+
+    args = build_batch_parser().parse_args(argv)
+    require_dask()
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be a positive integer, got {args.workers}")
+    jobs = jobs_from_args(args)
+    rows = run_batch(jobs, Path(args.output_dir), Engine(args.scheduler, args.workers),
+                     args.overwrite, stop)  # fmt: skip
+    counts = Counter(row["status"] for row in rows)
+    print(f"{PROG} batch: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+          + f"; summary in {Path(args.output_dir) / SUMMARY}", file=sys.stderr)  # fmt: skip
+    if stop.signum is not None:
+        return exit_code(stop.signum)
+    return 1 if counts["failed"] else 0
+
+
+def require_dask():
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UsageError(f"batches run on Dask, which is not installed: {INSTALL}") from None
+
+
+def run_batch(jobs, out_dir, engine=Engine(), overwrite=False, stop=None, progress=True):
+    """Run `jobs` (jobs.Job) on `engine`, writing NAME.png and NAME_history.csv for each into
+    out_dir, and batch.csv. Returns the summary's rows, in the jobs' order."""
+    out_dir = prepare(out_dir, overwrite)
+    rows, todo = plan(jobs, out_dir, overwrite)
+    write_summary(out_dir, rows)
+    if todo:
+        with connect(engine, [jobs[k] for k in todo]) as (client, where):
+            say(f"{len(todo)} of {len(jobs)} jobs to run on {where}")
+            collect(client, jobs, todo, rows, out_dir, stop, progress)
+    return rows
+
+
+def prepare(out_dir, overwrite):
+    """The output folder, made if need be; its batch.csv must be ours to replace."""
+    from .outputs import made_by_us
+
+    out_dir = out_dir.expanduser().absolute()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--output-dir {out_dir} is a file, not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = out_dir / SUMMARY
+    if summary.exists() and not overwrite and not made_by_us(summary):
+        raise UsageError(f"{summary} exists and was not made by minimal-nst; pass --overwrite")
+    return out_dir
+
+
+def plan(jobs, out_dir, overwrite):
+    """(a summary row per job, {index of a job to run: its key}).
+
+    A job whose inputs cannot be read, or whose output must not be written, fails here with
+    its reason; one whose image is complete is skipped."""
+    from .image import ImageError
+    from .outputs import OutputError, check_outputs, side_files
+
+    rows, todo = [], {}
+    for k, job in enumerate(jobs):
+        output = out_dir / f"{job.name}.png"
+        rows.append({"job": job.name, "status": "pending", "output": str(output)})
+        try:
+            files = read_inputs(job)
+            check_outputs(side_files(output, 0, 0), input_paths(job), overwrite)
+        except (ImageError, OutputError, OSError) as e:
+            rows[k].update(status="failed", error=one_line(e))
+            continue
+        key = job_key(job, files)  # the bytes are dropped: Shipper reads them again
+        if is_complete(output, key):
+            rows[k]["status"] = "skipped"
+        else:
+            todo[k] = key
+    return rows, todo
+
+
+def is_complete(output, key):
+    """True if `output` is an image a run of this very job wrote (it is written last)."""
+    try:
+        with Image.open(output) as im:
+            return im.info.get(KEY) == key
+    except (OSError, ValueError):
+        return False
+
+
+def collect(client, jobs, todo, rows, out_dir, stop, progress):
+    """Submit the jobs a few at a time, write each result as it arrives; on a stop signal,
+    cancel the rest. A window keeps the input bytes in flight bounded on a huge batch."""
+    from tqdm import tqdm
+
+    threads, ship = threads_per_host(client), Shipper(client, todo, jobs)
+    window = max(4, 2 * sum(threads_total(client)))
+    waiting, futures, tries = iter(todo), {}, Counter()
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)  # fmt: skip
+    with bar:
+        while True:
+            if stop is not None and stop.signum is not None:
+                break
+            for k in itertools.islice(waiting, max(0, window - len(futures))):
+                futures[client.submit(run_job, jobs[k], ship(jobs[k]), threads, pure=False)] = k
+            if not futures:
+                break
+            for future in [f for f in futures if f.done()]:
+                k = futures.pop(future)
+                if future.cancelled() and tries[k] < RETRIES:  # an input died with its worker
+                    tries[k] += 1
+                    ship.lost(jobs[k])
+                    futures[client.submit(run_job, jobs[k], ship(jobs[k]), threads, pure=False)] = k
+                    continue
+                finish(future, jobs[k], rows[k], todo[k], out_dir)
+                ship.done(jobs[k])
+                if rows[k]["status"] == "failed":
+                    bar.write(f"{PROG} batch: {jobs[k].name}: {rows[k]['error']}")
+                bar.update()
+                write_summary(out_dir, rows)
+            time.sleep(0.05)
+    client.cancel(list(futures))
+    for row in rows:
+        row["status"] = "cancelled" if row["status"] == "pending" else row["status"]
+    write_summary(out_dir, rows)
+
+
+class Shipper:
+    """Input files to the workers: each scattered once while a job still needs it, so a
+    painting shared by a thousand jobs travels once, and a photo is dropped after its job."""
+
+    def __init__(self, client, todo, jobs):
+        self.client, self.futures = client, {}
+        self.uses = Counter(p for k in todo for p in input_paths(jobs[k]))
+
+    def __call__(self, job):
+        from .image import FileBytes
+
+        for path in input_paths(job):
+            if path not in self.futures:  # read again here: planning kept only the digests
+                data = FileBytes(path, Path(path).read_bytes())
+                self.futures[path] = self.client.scatter(data, hash=False)
+        return {path: self.futures[path] for path in input_paths(job)}
+
+    def lost(self, job):
+        """The job's files died with a worker (scattered data has one copy): ship them anew."""
+        for path in input_paths(job):
+            self.futures.pop(path, None)
+
+    def done(self, job):
+        for path in input_paths(job):
+            self.uses[path] -= 1
+            if self.uses[path] == 0:
+                self.futures.pop(path, None)
+
+
+def threads_total(client):
+    return [info["nthreads"] for info in client.scheduler_info()["workers"].values()]
+
+
+def finish(future, job, row, key, out_dir):
+    """Write a finished job's image and history; fill in its summary row."""
+    from .image import save_image
+    from .outputs import write_history
+
+    try:
+        result = future.result()
+    except Exception as e:  # the job raised on its worker, or its workers died
+        row.update(status="failed", error=one_line(f"{type(e).__name__}: {e}"))
+        return
+    terms = result.get("terms", {})
+    row.update({name: terms.get(name, "") for name in ("total", "content", "style")})
+    row["seconds"] = round(result["seconds"], 1)
+    if result["error"] is not None:
+        row.update(status="failed", error=result["error"])
+        return
+    output = Path(row["output"])
+    write_history(output, result["history"])
+    save_image(output, result["image"], {KEY: key})  # last: its key says the job is complete
+    row["status"] = "done"
+
+
+def write_summary(out_dir, rows):
+    from .image import atomic_write
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(out_dir / SUMMARY, lambda f: f.write(buf.getvalue().encode()))
+
+
+def say(text):
+    print(f"{PROG} batch: {text}", file=sys.stderr, flush=True)
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def connect(engine, jobs):
+    """(a Dask client, a few words saying where it runs)."""
+    from distributed import Client
+
+    if engine.scheduler:
+        try:
+            client = Client(engine.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise UsageError(f"--scheduler {engine.scheduler}: cannot connect ({e})") from None
+        with client:
+            n = len(client.scheduler_info()["workers"])
+            yield client, f"the scheduler at {engine.scheduler} ({n} workers now)"
+        return
+    cluster, where = local_cluster(engine.workers, jobs)
+    with cluster, Client(cluster) as client:
+        try:
+            yield client, where
+        finally:
+            quiet_shutdown()
+
+
+def quiet_shutdown():
+    """Closing a cluster, Dask may log a closed stream or two: expected, not the user's news."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def local_cluster(workers, jobs):
+    """A LocalCluster on 127.0.0.1: one worker per GPU on CuPy, else `workers` processes (None:
+    local_workers), with the cores shared out as BLAS threads: workers x threads = cores."""
+    import logging
+
+    from distributed import LocalCluster
+
+    from .backend import get_backend
+
+    backends = {get_backend(j.settings.backend).__name__ for j in jobs}
+    common = dict(threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                  silence_logs=logging.ERROR)  # fmt: skip
+    if backends == {"cupy"}:
+        return gpu_cluster(workers, common)
+    workers = workers or local_workers(jobs)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "OPENBLAS", "MKL")}
+    cluster = LocalCluster(n_workers=workers, processes=True, env=env, **common)
+    return cluster, f"a local cluster of {workers} workers x {threads} BLAS threads"
+
+
+def local_workers(jobs):
+    """As many workers as cores (one BLAS thread each: the faster split on 2 cores, measured
+    in bench/RESULTS.md), fewer if the memory free now cannot hold that many jobs at once."""
+    from .memory import available_memory, estimate_memory
+    from .stylize import with_defaults
+    from .vgg import LAYER_NAMES
+
+    size = max(with_defaults(j.settings).size for j in jobs)
+    device, host = estimate_memory((size, size), [(size, size)], len(LAYER_NAMES) - 1)
+    fit = int(available_memory(__import__("numpy"))[1] // (device + host))
+    return max(1, min(os.cpu_count() or 1, fit, len(jobs)))
+
+
+def gpu_cluster(workers, common):
+    """One worker per GPU: dask-cuda's LocalCUDACluster pins each to its own device."""
+    import cupy
+    from distributed import LocalCluster
+
+    gpus = cupy.cuda.runtime.getDeviceCount()
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
+        if gpus > 1:
+            say(f"{gpus} GPUs, but dask-cuda is not installed: one worker on GPU 0")
+        return LocalCluster(n_workers=1, processes=True, **common), "a local cluster on GPU 0"
+    n = min(workers or gpus, gpus)
+    cluster = LocalCUDACluster(n_workers=n, **common)
+    return cluster, f"a local CUDA cluster of {n} workers, one per GPU"
+
+
+def threads_per_host(client):
+    """{host: BLAS threads for a job there}: the host's cores shared by its workers' threads."""
+    cores = client.run(os.cpu_count)
+    workers = client.scheduler_info()["workers"]
+    load = Counter()
+    for info in workers.values():
+        load[info["host"]] += info["nthreads"]
+    return {info["host"]: max(1, (cores.get(addr) or 1) // load[info["host"]])
+            for addr, info in workers.items()}  # fmt: skip

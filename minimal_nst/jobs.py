@@ -1,0 +1,183 @@
+"""What a batch runs: jobs, their names and keys, and one job run where it lands.
+
+A job is one call of stylize(): its images, Settings, LossOptions and masks (batch_args.py makes
+them from a command line or a manifest). Input files are read where the batch starts and travel
+to the workers as bytes, so a cluster needs no shared disk. The VGG-19 weights never travel:
+each worker process loads them once (`network`) and keeps them for every job it runs.
+"""
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .image import FileBytes, check_file
+from .losses import LossOptions
+from .masks import Masks
+from .stylize import Settings
+
+NAME_MAX = 120  # characters of a job's name; longer ones end in a hash of the whole
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the output's stem in the batch's folder
+    content: Any  # a path or an RGB array; None: a texture from the styles
+    styles: tuple  # paths or RGB arrays, blended by loss.style_blend_weights
+    settings: Settings = Settings()
+    loss: LossOptions = LossOptions()
+    masks: Optional[Masks] = None
+
+
+def swap_inputs(job, fn):
+    """The job with every input image (content, styles, an init image, masks) replaced by
+    fn(input); None and the words "content" and "noise" stay."""
+    one = lambda v: None if v is None else fn(v)  # noqa: E731
+    init = job.settings.init
+    init = init if isinstance(init, str) and init in ("content", "noise") else one(init)
+    masks = job.masks and Masks(
+        tuple(map(fn, job.masks.regions)),
+        tuple(map(fn, job.masks.style_regions)),
+        one(job.masks.content_weight),
+    )
+    return dataclasses.replace(
+        job,
+        content=one(job.content),
+        styles=tuple(map(fn, job.styles)),
+        settings=dataclasses.replace(job.settings, init=init),
+        masks=masks,
+    )
+
+
+def input_paths(job):
+    """The job's input files, in order, each once."""
+    found = []
+    swap_inputs(job, lambda v: found.append(str(v)) if isinstance(v, (str, Path)) else None)
+    return list(dict.fromkeys(found))
+
+
+def read_inputs(job):
+    """{path: FileBytes} of the job's input files; an ImageError names one that is missing."""
+    return {p: FileBytes(p, check_file(p).read_bytes()) for p in input_paths(job)}
+
+
+def job_key(job, files):
+    """A digest of everything that decides the job's image: the options and the input bytes.
+
+    A rerun skips a job whose image carries this key; a changed photo or option runs it again.
+    """
+
+    def digest(v):
+        data = files[str(v)].data if isinstance(v, (str, Path)) else np.asarray(v).tobytes()
+        return hashlib.sha256(data).hexdigest()
+
+    keyed = swap_inputs(dataclasses.replace(job, name=""), digest)
+    return hashlib.sha256(repr(keyed).encode()).hexdigest()[:32]
+
+
+def safe_name(text):
+    """`text` as a file name: letters, digits and ._+- kept, the rest as _, length bounded."""
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "_", str(text)).strip("._") or "job"
+    if len(name) > NAME_MAX:
+        name = name[: NAME_MAX - 9] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return name
+
+
+def unique_names(names):
+    """names with repeats numbered: a, a-2, a-3 (the first keeps its name)."""
+    seen, out = {}, []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return out
+
+
+# -- on the worker ---------------------------------------------------------------------------
+
+
+def run_job(job, files=None, threads=None):
+    """Run one job here (a Dask worker or this process): a dict for the batch's summary.
+
+    files: {path: FileBytes} of its inputs. threads: BLAS threads for it, an int or
+    {host: int} (one entry per machine of a cluster); None: as the worker is set up.
+    A bad input ends the job with its one-line reason, never the worker.
+    """
+    from .cli import user_errors
+    from .stylize import stylize
+
+    files, start = files or {}, time.time()
+    here = swap_inputs(job, lambda v: files.get(str(v), v) if isinstance(v, (str, Path)) else v)
+    try:
+        with blas_threads(_threads_here(threads)):
+            net = network(here.settings)
+            result = stylize(
+                here.content, list(here.styles), here.settings, here.loss, net, masks=here.masks
+            )
+    except user_errors() as e:
+        return {"error": one_line(e), "seconds": time.time() - start}
+    error = result.message if result.stopped else None
+    terms = result.history[-1] if result.history else {}
+    seconds = time.time() - start
+    return {"image": result.image, "history": result.history, "terms": terms, "error": error,
+            "seconds": seconds}  # fmt: skip
+
+
+def network(settings):
+    """The VGG-19 a job runs on: loaded once per worker process and kept."""
+    from .stylize import with_defaults
+
+    s = with_defaults(settings)
+    weights = s.weights_path and str(s.weights_path)
+    return _load_network(weights, s.pooling, s.dtype, s.backend, s.conv)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_network(weights_path, pooling, dtype, backend, conv):
+    from .backend import get_backend
+    from .vgg import VGG19
+    from .weights import get_weights_path
+
+    xp = get_backend(backend)
+    return VGG19.from_hdf5(get_weights_path(weights_path), pooling, dtype, xp, conv)
+
+
+def _threads_here(threads):
+    if not isinstance(threads, dict):
+        return threads
+    from distributed import get_worker
+    from distributed.comm import get_address_host
+
+    try:
+        return threads.get(get_address_host(get_worker().address))
+    except ValueError:  # not on a worker
+        return None
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """BLAS threads, and the Winograd row blocks side by side, limited to n (None: as is)."""
+    from . import fast_layers
+
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    before, fast_layers.WORKERS = fast_layers.WORKERS, n
+    try:
+        with threadpool_limits(n, user_api="blas"):
+            yield
+    finally:
+        fast_layers.WORKERS = before
+
+
+def one_line(error):
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
