@@ -206,9 +206,6 @@ def threads_total(client):
 
 def finish(future, job, row, key, out_dir):
     """Write a finished job's image and history; fill in its summary row."""
-    from .image import save_image
-    from .outputs import write_history
-
     try:
         result = future.result()
     except Exception as e:  # the job raised on its worker, or its workers died
@@ -220,10 +217,17 @@ def finish(future, job, row, key, out_dir):
     if result["error"] is not None:
         row.update(status="failed", error=result["error"])
         return
-    output = Path(row["output"])
-    write_history(output, result["history"])
-    save_image(output, result["image"], {KEY: key})  # last: its key says the job is complete
+    write_outputs(Path(row["output"]), result, key)
     row["status"] = "done"
+
+
+def write_outputs(output, result, key):
+    """NAME_history.csv and NAME_loss.png, then the image: last, its key says it is complete."""
+    from .image import save_image
+    from .outputs import write_history
+
+    write_history(output, result["history"])
+    save_image(output, result["image"], {KEY: key})
 
 
 def write_summary(out_dir, rows):

@@ -15,7 +15,7 @@ from pathlib import Path
 from .cli import PROG, HelpFormatter, Parser, UsageError, build_parser, options
 from .jobs import Job, safe_name, unique_names
 
-SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every"}
+SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every", "preview"}
 PATHS = {"content", "style", "init", "content_masks", "style_masks", "content_weight_mask"}
 IMAGES = {"content", "style"}  # a folder or a glob stands for the images in it
 DESCRIPTION = (

@@ -19,7 +19,9 @@ from .interrupt import StopSignals, exit_code
 PROG = "minimal-nst"
 DESCRIPTION = (
     "Neural style transfer (Gatys, Ecker & Bethge 2015) on NumPy or CuPy. With no arguments it "
-    "paints the demo: matplotlib's Grace Hopper photo in the style of scripts/paint_style.py's."
+    "paints the demo: matplotlib's Grace Hopper photo in the style of scripts/paint_style.py's. "
+    "Also: `minimal-nst batch --help` (many images at once, on Dask) and `minimal-nst check` "
+    "(the gradient checks on this machine)."
 )
 
 
@@ -92,6 +94,7 @@ def build_parser():
     a("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)")
     a("--save-every", type=count, default=0, metavar="N", help="save NAME_<iteration> every N")
     a("--print-every", type=count, default=10, metavar="N", help="progress line every N iterations")
+    a("--preview", action="store_true", help="watch it live: a page on 127.0.0.1 (address printed)")
     return p
 
 
@@ -191,12 +194,47 @@ def run(args, stop):
     progress = Progress(output, settings, args.print_every, args.save_every)
     if args.content is None and args.style is not None:
         progress.note = f"{PROG}: no --content: synthesising a texture from the style"
+    preview = args.preview and start_preview(content, styles, settings, loss, output)
+    callback = (lambda r, f: (progress(r, f), preview.update(r, f))) if preview else progress
     start = time.time()
-    result = stylize(content, styles, settings, loss, callback=progress, stop=stop, masks=masks)
-    progress.close()
-    stop.finish = True  # from here on a signal waits: the save in hand always completes
-    code = save(output, result, time.time() - start)
+    try:
+        result = stylize(content, styles, settings, loss, callback=callback, stop=stop, masks=masks)
+        progress.close()
+        stop.finish = True  # from here on a signal waits: the save in hand always completes
+        code = save(output, result, time.time() - start)
+        if preview:
+            ending = result.message or (f"saved as {output}" if code == 0 else "see the terminal")
+            preview.finish(result.image, f"the final image; {ending}")
+    finally:
+        if preview:
+            preview.close()
     return exit_code(stop.signum) if stop.signum is not None else code
+
+
+def start_preview(content, styles, settings, loss, output):
+    """--preview: serve the page, say where."""
+    from .losses import default_beta
+    from .preview import Preview
+
+    name = lambda p: Path(p).name if isinstance(p, (str, Path)) else "the demo"  # noqa: E731
+    shown = {
+        "content": name(content) if content is not None else "none (a texture)",
+        "style": [name(s) for s in styles],
+        "output": str(output),
+        "size": settings.size,
+        "iterations": settings.iterations,
+        "scales": settings.scales,
+        "init": str(settings.init),
+        "alpha": loss.alpha,
+        "beta": loss.beta if loss.beta is not None else default_beta(settings.size),
+        "content layers": list(loss.content_layers),
+        "style layers": list(loss.style_layers),
+        "conv": settings.conv,
+        "backend": settings.backend or "auto",
+    }
+    preview = Preview(shown)
+    print(f"{PROG}: watch it at {preview.url} (until the run ends)", file=sys.stderr, flush=True)
+    return preview
 
 
 def save(output, result, seconds):

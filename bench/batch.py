@@ -1,0 +1,76 @@
+"""Throughput of a batch: a plain loop against Dask's local cluster, split two ways.
+
+    python bench/batch.py [--jobs 8] [--size 128] [--iterations 50]
+
+The same jobs (the demo photo and painting, a different style weight each) three ways:
+  loop   one process, one job after another, all cores as BLAS threads, each job's files
+         written as the batch writes them (no engine at all)
+  1x{c}  `minimal-nst batch`'s engine: a LocalCluster of 1 worker x c BLAS threads
+  {c}x1  c workers x 1 BLAS thread
+Wall time from the first job to the last output written, cluster start-up and each worker's
+loading of VGG-19 included; the loop loads VGG-19 once too. One line per figure.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from minimal_nst import LossOptions, Settings  # noqa: E402
+from minimal_nst.batch import Engine, run_batch, write_outputs  # noqa: E402
+from minimal_nst.jobs import Job, job_key, read_inputs, run_job  # noqa: E402
+from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
+
+
+def make_jobs(n, size, iterations):
+    settings = Settings(size=size, iterations=iterations, backend="numpy")
+    content, style = str(default_content_path()), str(DEFAULT_STYLE)
+    return [
+        Job(f"job{k}", content, (style,), settings, LossOptions(beta=1e3 * 1.5**k))
+        for k in range(n)
+    ]
+
+
+def loop(jobs, threads, out):
+    """The plain loop a user would write: each job run and its files written, as the batch does."""
+    for job in jobs:
+        files = read_inputs(job)
+        result = run_job(job, files, threads)
+        assert result["error"] is None, result["error"]
+        write_outputs(Path(out) / f"{job.name}.png", result, job_key(job, files))
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--jobs", type=int, default=8)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--iterations", type=int, default=50)
+    args = p.parse_args()
+    cores = os.cpu_count() or 1
+    jobs = make_jobs(args.jobs, args.size, args.iterations)
+    print(f"{len(jobs)} jobs, {args.size} px, {args.iterations} iterations, {cores} cores")
+    with tempfile.TemporaryDirectory() as out:
+        seconds = {"loop": timed(lambda: loop(jobs, cores, out))}
+    for workers in (1, cores):
+        with tempfile.TemporaryDirectory() as out:
+            engine = Engine(workers=workers)
+            run = lambda: run_batch(jobs, Path(out), engine, progress=False)  # noqa: B023, E731
+            seconds[f"{workers}x{cores // workers}"] = timed(run)
+    for name, s in seconds.items():
+        extra = 100 * (s / seconds["loop"] - 1)
+        print(f"{name:>6}: {s:7.1f} s, {3600 * len(jobs) / s:6.0f} images/hour, "
+              f"{extra:+5.1f}% time against the loop")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
