@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 from PIL import Image
 
 from .cli import PROG, UsageError, friendly_errors
@@ -29,6 +30,7 @@ SUMMARY = "batch.csv"
 COLUMNS = ["job", "status", "seconds", "total", "content", "style", "output", "error"]
 KEY = "minimal-nst job"  # the PNG text chunk that holds the job's key
 INSTALL = "pip install 'minimal_nst[batch]'"
+STOPPED = "interrupted; the finished jobs are kept (rerun the same command to finish the rest)"
 RETRIES = 3  # a job whose input files were lost with a worker is sent again, this many times
 
 
@@ -43,7 +45,7 @@ class Engine:
 
 def main(argv):
     with StopSignals() as stop:
-        return friendly_errors(f"{PROG} batch", lambda: _main(argv, stop))
+        return friendly_errors(f"{PROG} batch", lambda: _main(argv, stop), STOPPED)
 
 
 def _main(argv, stop):
@@ -143,12 +145,18 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
     waiting, futures, tries = iter(todo), {}, Counter()
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)  # fmt: skip
+
+    def submit(k):
+        try:
+            futures[client.submit(run_job, jobs[k], ship(jobs[k]), threads, pure=False)] = k
+        except OSError as e:  # an input vanished since the plan
+            rows[k].update(status="failed", error=one_line(e))
+            bar.update()
+
     with bar:
-        while True:
-            if stop is not None and stop.signum is not None:
-                break
+        while stop is None or stop.signum is None:
             for k in itertools.islice(waiting, max(0, window - len(futures))):
-                futures[client.submit(run_job, jobs[k], ship(jobs[k]), threads, pure=False)] = k
+                submit(k)
             if not futures:
                 break
             for future in [f for f in futures if f.done()]:
@@ -156,10 +164,10 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
                 if future.cancelled() and tries[k] < RETRIES:  # an input died with its worker
                     tries[k] += 1
                     ship.lost(jobs[k])
-                    futures[client.submit(run_job, jobs[k], ship(jobs[k]), threads, pure=False)] = k
+                    submit(k)
                     continue
-                finish(future, jobs[k], rows[k], todo[k], out_dir)
                 ship.done(jobs[k])
+                finish(future, jobs[k], rows[k], todo[k], out_dir)
                 if rows[k]["status"] == "failed":
                     bar.write(f"{PROG} batch: {jobs[k].name}: {rows[k]['error']}")
                 bar.update()
@@ -240,6 +248,10 @@ def write_summary(out_dir, rows):
     atomic_write(out_dir / SUMMARY, lambda f: f.write(buf.getvalue().encode()))
 
 
+def plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def say(text):
     print(f"{PROG} batch: {text}", file=sys.stderr, flush=True)
 
@@ -294,7 +306,10 @@ def local_cluster(workers, jobs):
     threads = max(1, (os.cpu_count() or 1) // workers)
     env = {f"{lib}_NUM_THREADS": str(threads) for lib in ("OMP", "OPENBLAS", "MKL")}
     cluster = LocalCluster(n_workers=workers, processes=True, env=env, **common)
-    return cluster, f"a local cluster of {workers} workers x {threads} BLAS threads"
+    return (
+        cluster,
+        f"a local cluster of {plural(workers, 'worker')} x {plural(threads, 'BLAS thread')}",
+    )
 
 
 def local_workers(jobs):
@@ -306,7 +321,7 @@ def local_workers(jobs):
 
     size = max(with_defaults(j.settings).size for j in jobs)
     device, host = estimate_memory((size, size), [(size, size)], len(LAYER_NAMES) - 1)
-    fit = int(available_memory(__import__("numpy"))[1] // (device + host))
+    fit = int(available_memory(np)[1] // (device + host))
     return max(1, min(os.cpu_count() or 1, fit, len(jobs)))
 
 

@@ -112,12 +112,12 @@ def main(argv=None):
         return friendly_errors(PROG, lambda: run(build_parser().parse_args(argv), stop))
 
 
-def friendly_errors(prog, fn):
+def friendly_errors(prog, fn, interrupted="interrupted; nothing saved"):
     """fn()'s exit code; a user's mistake becomes one line on stderr and exit code 2."""
     try:
         return fn()
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted; nothing saved", file=sys.stderr)
+        print(f"\n{prog}: {interrupted}", file=sys.stderr)
         return 130
     except Exception as e:
         if not isinstance(e, user_errors()):

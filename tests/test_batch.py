@@ -69,7 +69,7 @@ def test_a_batch_on_a_local_cluster_equals_the_single_runs(tmp_path, images, bat
     proc = batch(f"--content {images}/disc.png --style {images}/stripes.png {images}/mirror.png",
                  TINY, "--seed 0 3 --init noise --workers 2 --output-dir out")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "2 workers x 1 BLAS threads" in proc.stderr
+    assert "2 workers x 1 BLAS thread" in proc.stderr
     rows = summary(tmp_path / "out")
     names = {f"disc__{s}__seed-{k}" for s in ("stripes", "mirror") for k in (0, 3)}
     assert set(rows) == names and {r["status"] for r in rows.values()} == {"done"}
@@ -261,3 +261,16 @@ def test_without_dask_the_batch_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now fails
     with pytest.raises(UsageError, match=r"pip install 'minimal_nst\[batch\]'"):
         require_dask()
+
+
+def test_the_local_cluster_has_a_worker_per_core_unless_memory_is_short(monkeypatch):
+    import minimal_nst.memory
+    from minimal_nst.batch import local_workers
+
+    jobs = [
+        Job(f"j{k}", "a.png", ("b.png",), Settings(size=512, backend="numpy")) for k in range(9)
+    ]
+    cores = os.cpu_count()
+    assert local_workers(jobs) == cores and local_workers(jobs[:1]) == 1
+    monkeypatch.setattr(minimal_nst.memory, "available_memory", lambda xp: (2**30, 2**30))
+    assert local_workers(jobs) == 1  # 1 GiB free: one 512 px job at a time
