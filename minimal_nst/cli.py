@@ -194,8 +194,15 @@ def run(args, stop):
     progress = Progress(output, settings, args.print_every, args.save_every)
     if args.content is None and args.style is not None:
         progress.note = f"{PROG}: no --content: synthesising a texture from the style"
-    preview = args.preview and start_preview(content, styles, settings, loss, output)
-    callback = (lambda r, f: (progress(r, f), preview.update(r, f))) if preview else progress
+    preview = []  # --preview starts at the first iteration: a bad input stays a one-line error
+
+    def callback(record, image_fn):
+        progress(record, image_fn)
+        if args.preview and not preview:
+            preview.append(start_preview(content, styles, settings, loss, output))
+        if preview:
+            preview[0].update(record, image_fn)
+
     start = time.time()
     try:
         result = stylize(content, styles, settings, loss, callback=callback, stop=stop, masks=masks)
@@ -204,10 +211,10 @@ def run(args, stop):
         code = save(output, result, time.time() - start)
         if preview:
             ending = result.message or (f"saved as {output}" if code == 0 else "see the terminal")
-            preview.finish(result.image, f"the final image; {ending}")
+            preview[0].finish(result.image, f"the final image; {ending}")
     finally:
         if preview:
-            preview.close()
+            preview[0].close()
     return exit_code(stop.signum) if stop.signum is not None else code
 
 

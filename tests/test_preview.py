@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import STYLIZE, generated_photo, generated_stripes
+from conftest import STYLIZE, assert_one_line_error, generated_photo, generated_stripes
 from minimal_nst.preview import Preview
 
 CHROMIUM = os.environ.get("MINIMAL_NST_CHROMIUM", "/usr/bin/chromium")
@@ -64,6 +64,11 @@ def test_the_page_serves_the_state_and_the_image_on_loopback(tmp_path):
         preview.close(linger=0)
     with pytest.raises(URLError):
         get(preview.url)  # gone with the run
+
+
+def test_a_bad_input_with_preview_is_still_one_line_and_no_page(nst):
+    proc = nst("--content missing.png --preview --size 32 --iterations 2")
+    assert_one_line_error(proc, "missing.png: no such file")
 
 
 def read_address(proc, seconds=120):
