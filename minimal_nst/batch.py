@@ -140,43 +140,64 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
     cancel the rest. A window keeps the input bytes in flight bounded on a huge batch."""
     from tqdm import tqdm
 
-    threads, ship = threads_per_host(client), Shipper(client, todo, jobs)
-    window = max(4, 2 * sum(threads_total(client)))
-    waiting, futures, tries = iter(todo), {}, Counter()
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)  # fmt: skip
-
-    def submit(k):
-        try:
-            futures[client.submit(run_job, jobs[k], ship(jobs[k]), threads, pure=False)] = k
-        except OSError as e:  # an input vanished since the plan
-            rows[k].update(status="failed", error=one_line(e))
-            bar.update()
-
+    run = Running(client, jobs, todo, rows, bar)
+    window = max(4, 2 * sum(threads_total(client)))
+    waiting = iter(todo)
     with bar:
         while stop is None or stop.signum is None:
-            for k in itertools.islice(waiting, max(0, window - len(futures))):
-                submit(k)
-            if not futures:
+            retry, run.again = run.again, []
+            for k in [*retry, *itertools.islice(waiting, max(0, window - len(run.futures)))]:
+                run.submit(k)
+            if not run.futures and not run.again:
                 break
-            for future in [f for f in futures if f.done()]:
-                k = futures.pop(future)
-                if future.cancelled() and tries[k] < RETRIES:  # an input died with its worker
-                    tries[k] += 1
-                    ship.lost(jobs[k])
-                    submit(k)
-                    continue
-                ship.done(jobs[k])
-                finish(future, jobs[k], rows[k], todo[k], out_dir)
-                if rows[k]["status"] == "failed":
-                    bar.write(f"{PROG} batch: {jobs[k].name}: {rows[k]['error']}")
-                bar.update()
-                write_summary(out_dir, rows)
+            for future in [f for f in run.futures if f.done()]:
+                run.arrived(future, out_dir)
             time.sleep(0.05)
-    client.cancel(list(futures))
+    client.cancel(list(run.futures))
     for row in rows:
         row["status"] = "cancelled" if row["status"] == "pending" else row["status"]
     write_summary(out_dir, rows)
+
+
+class Running:
+    """The jobs on the cluster: {future: job index}, and the jobs to send again."""
+
+    def __init__(self, client, jobs, todo, rows, bar):
+        self.client, self.jobs, self.todo, self.rows, self.bar = client, jobs, todo, rows, bar
+        self.threads, self.ship = threads_per_host(client), Shipper(client, todo, jobs)
+        self.futures, self.again, self.tries = {}, [], Counter()
+
+    def submit(self, k):
+        job = self.jobs[k]
+        try:
+            future = self.client.submit(run_job, job, self.ship(job), self.threads, pure=False)
+            self.futures[future] = k
+        except OSError as e:  # an input vanished since the plan, or a worker while scattering
+            vanished = isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError))
+            if vanished or self.tries[k] >= RETRIES:
+                self.rows[k].update(status="failed", error=one_line(e))
+                self.bar.update()
+            else:
+                self.retry(k)
+
+    def retry(self, k):
+        self.tries[k] += 1
+        self.ship.lost(self.jobs[k])
+        self.again.append(k)
+
+    def arrived(self, future, out_dir):
+        k = self.futures.pop(future)
+        if future.cancelled() and self.tries[k] < RETRIES:  # an input died with its worker
+            self.retry(k)
+            return
+        self.ship.done(self.jobs[k])
+        finish(future, self.jobs[k], self.rows[k], self.todo[k], out_dir)
+        if self.rows[k]["status"] == "failed":
+            self.bar.write(f"{PROG} batch: {self.jobs[k].name}: {self.rows[k]['error']}")
+        self.bar.update()
+        write_summary(out_dir, self.rows)
 
 
 class Shipper:

@@ -60,7 +60,7 @@ def _multiline(draw, xy, text, font, max_width):
     draw.multiline_text(xy, "\n".join(lines), fill="black", font=font, spacing=2)
 
 
-def figure_parser(description, output):
+def figure_parser(description, output, tiles=False):
     """The options every figure script shares with scripts/stylize.py."""
     import argparse
 
@@ -78,9 +78,12 @@ def figure_parser(description, output):
     p.add_argument("--conv", choices=convs, help="default: winograd4 on a CPU, im2col on a GPU")
     p.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     p.add_argument("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched)")
-    p.add_argument("--tiles-dir", help="each tile's image (default: beside --output, NAME_tiles)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (default: local)")
-    p.add_argument("--workers", type=int, help="worker processes of the local cluster")
+    if tiles:  # the tiles run as one batch (run_tiles)
+        p.add_argument(
+            "--tiles-dir", help="each tile's image (default: beside --output, NAME_tiles)"
+        )
+        p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (default: local)")
+        p.add_argument("--workers", type=int, help="worker processes of the local cluster")
     return p
 
 

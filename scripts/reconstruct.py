@@ -31,7 +31,7 @@ def paper_name(layer):
 
 
 def main(argv=None):
-    args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT).parse_args(argv)
+    args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT, tiles=True).parse_args(argv)
     settings, content, style = load_inputs(args)
     jobs = []
     for layer in CONTENT_ROW:

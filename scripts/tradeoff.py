@@ -27,7 +27,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "figures" / "tradeoff.png"
 
 
 def main(argv=None):
-    args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT).parse_args(argv)
+    args = figure_parser(__doc__.splitlines()[0], DEFAULT_OUTPUT, tiles=True).parse_args(argv)
     settings, content, style = load_inputs(args)
     area = default_beta(args.size) / default_beta(256)  # (size / 256)^2
     jobs = []
