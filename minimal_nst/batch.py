@@ -143,7 +143,7 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)  # fmt: skip
     run = Running(client, jobs, todo, rows, bar)
-    window = max(4, 2 * sum(threads_total(client)))
+    window = max(4, 2 * worker_threads(client))
     waiting = iter(todo)
     with bar:
         while stop is None or stop.signum is None:
@@ -167,7 +167,7 @@ class Running:
     def __init__(self, client, jobs, todo, rows, bar):
         self.client, self.jobs, self.todo, self.rows, self.bar = client, jobs, todo, rows, bar
         self.threads, self.ship = threads_per_host(client), Shipper(client, todo, jobs)
-        self.futures, self.again, self.tries = {}, [], Counter()
+        self.futures, self.again, self.tries, self.summarised = {}, [], Counter(), 0.0
 
     def submit(self, k):
         job = self.jobs[k]
@@ -193,11 +193,13 @@ class Running:
             self.retry(k)
             return
         self.ship.done(self.jobs[k])
-        finish(future, self.jobs[k], self.rows[k], self.todo[k], out_dir)
+        finish(future, self.rows[k], self.todo[k])
         if self.rows[k]["status"] == "failed":
             self.bar.write(f"{PROG} batch: {self.jobs[k].name}: {self.rows[k]['error']}")
         self.bar.update()
-        write_summary(out_dir, self.rows)
+        if time.time() - self.summarised > 1.0:  # a 10,000-row file: not after every job
+            write_summary(out_dir, self.rows)
+            self.summarised = time.time()
 
 
 class Shipper:
@@ -229,18 +231,19 @@ class Shipper:
                 self.futures.pop(path, None)
 
 
-def threads_total(client):
-    return [info["nthreads"] for info in client.scheduler_info()["workers"].values()]
+def worker_threads(client):
+    """How many jobs the cluster runs at once: its workers' threads, all told."""
+    return sum(info["nthreads"] for info in client.scheduler_info()["workers"].values())
 
 
-def finish(future, job, row, key, out_dir):
+def finish(future, row, key):
     """Write a finished job's image and history; fill in its summary row."""
     try:
         result = future.result()
     except Exception as e:  # the job raised on its worker, or its workers died
         row.update(status="failed", error=one_line(f"{type(e).__name__}: {e}"))
         return
-    terms = result.get("terms", {})
+    terms = result["history"][-1] if result["history"] else {}
     row.update({name: terms.get(name, "") for name in ("total", "content", "style")})
     row["seconds"] = round(result["seconds"], 1)
     if result["error"] is not None:

@@ -18,6 +18,7 @@ from .jobs import Job, safe_name, unique_names
 SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every", "preview"}
 PATHS = {"content", "style", "init", "content_masks", "style_masks", "content_weight_mask"}
 IMAGES = {"content", "style"}  # a folder or a glob stands for the images in it
+NAME_COLUMNS = ("output", "name")  # a manifest's column that names each job
 DESCRIPTION = (
     "Many style transfers at once on Dask: a local cluster by default, or a running scheduler. "
     "Each option takes several values and the jobs are their product (a value for an option "
@@ -98,7 +99,7 @@ def manifest_rows(path, given, flags):
     table = read_manifest(path)
     columns = [c.strip().lstrip("-").replace("_", "-") for c in table[0]]
     for column in columns:
-        if column not in by_name and column not in ("output", "name"):
+        if column not in by_name and column not in NAME_COLUMNS:
             raise UsageError(f"--manifest {path}: unknown column {column!r}")
     for dest, values in given.items():
         if len(values) > 1:
@@ -107,7 +108,7 @@ def manifest_rows(path, given, flags):
     for cells in table[1:]:
         row = {dest: tokens(v[0], flags[dest]) for dest, v in given.items()}
         for column, cell in zip(columns, cells):
-            if cell.strip() and column in ("output", "name"):
+            if cell.strip() and column in NAME_COLUMNS:
                 names.append(safe_name(Path(cell.strip()).stem))
             elif cell.strip():
                 dest = by_name[column]

@@ -121,12 +121,10 @@ def run_job(job, files=None, threads=None):
                 here.content, list(here.styles), here.settings, here.loss, net, masks=here.masks
             )
     except user_errors() as e:
-        return {"error": one_line(e), "seconds": time.time() - start}
+        return {"image": None, "history": [], "error": one_line(e), "seconds": time.time() - start}
     error = result.message if result.stopped else None
-    terms = result.history[-1] if result.history else {}
-    seconds = time.time() - start
-    return {"image": result.image, "history": result.history, "terms": terms, "error": error,
-            "seconds": seconds}  # fmt: skip
+    return {"image": result.image, "history": result.history, "error": error,
+            "seconds": time.time() - start}  # fmt: skip
 
 
 def network(settings):
