@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minimal_nst import LossOptions, Settings  # noqa: E402
 from minimal_nst.batch import Engine, run_batch, write_outputs  # noqa: E402
-from minimal_nst.jobs import Job, job_key, read_inputs, run_job  # noqa: E402
+from minimal_nst.jobs import Job, input_digests, job_key, read_inputs, run_job  # noqa: E402
 from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
 
 
@@ -38,10 +38,9 @@ def make_jobs(n, size, iterations):
 def loop(jobs, threads, out):
     """The plain loop a user would write: each job run and its files written, as the batch does."""
     for job in jobs:
-        files = read_inputs(job)
-        result = run_job(job, files, threads)
+        result = run_job(job, read_inputs(job), threads)
         assert result["error"] is None, result["error"]
-        write_outputs(Path(out) / f"{job.name}.png", result, job_key(job, files))
+        write_outputs(Path(out) / f"{job.name}.png", result, job_key(job, input_digests(job)))
 
 
 def timed(fn):

@@ -24,7 +24,7 @@ from PIL import Image
 
 from .cli import PROG, UsageError, friendly_errors
 from .interrupt import StopSignals, exit_code
-from .jobs import input_paths, job_key, one_line, read_inputs, run_job
+from .jobs import input_digests, input_paths, job_key, one_line, run_job
 
 SUMMARY = "batch.csv"
 COLUMNS = ["job", "status", "seconds", "total", "content", "style", "output", "error"]
@@ -42,6 +42,10 @@ class Engine:
     scheduler: Optional[str] = None
     workers: Optional[int] = None
 
+    def __post_init__(self):  # the one check, for `batch` and the figure scripts alike
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers must be a positive integer, got {self.workers}")
+
 
 def main(argv):
     with StopSignals() as stop:
@@ -53,11 +57,9 @@ def _main(argv, stop):
 
     args = build_batch_parser().parse_args(argv)
     require_dask()
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be a positive integer, got {args.workers}")
+    engine = Engine(args.scheduler, args.workers)
     jobs = jobs_from_args(args)
-    rows = run_batch(jobs, Path(args.output_dir), Engine(args.scheduler, args.workers),
-                     args.overwrite, stop)  # fmt: skip
+    rows = run_batch(jobs, Path(args.output_dir), engine, args.overwrite, stop)
     counts = Counter(row["status"] for row in rows)
     print(f"{PROG} batch: " + ", ".join(f"{n} {s}" for s, n in counts.items())
           + f"; summary in {Path(args.output_dir) / SUMMARY}", file=sys.stderr)  # fmt: skip
@@ -108,17 +110,17 @@ def plan(jobs, out_dir, overwrite):
     from .image import ImageError
     from .outputs import OutputError, check_outputs, side_files
 
-    rows, todo = [], {}
+    rows, todo, known = [], {}, {}  # known: the input files' digests, each file hashed once
     for k, job in enumerate(jobs):
         output = out_dir / f"{job.name}.png"
         rows.append({"job": job.name, "status": "pending", "output": str(output)})
         try:
-            files = read_inputs(job)
+            digests = input_digests(job, known)
             check_outputs(side_files(output, 0, 0), input_paths(job), overwrite)
         except (ImageError, OutputError, OSError) as e:
             rows[k].update(status="failed", error=one_line(e))
             continue
-        key = job_key(job, files)  # the bytes are dropped: Shipper reads them again
+        key = job_key(job, digests)
         if is_complete(output, key):
             rows[k]["status"] = "skipped"
         else:
@@ -167,7 +169,7 @@ class Running:
     def __init__(self, client, jobs, todo, rows, bar):
         self.client, self.jobs, self.todo, self.rows, self.bar = client, jobs, todo, rows, bar
         self.threads, self.ship = threads_per_host(client), Shipper(client, todo, jobs)
-        self.futures, self.again, self.tries, self.summarised = {}, [], Counter(), 0.0
+        self.futures, self.again, self.tries, self.summary_written = {}, [], Counter(), 0.0
 
     def submit(self, k):
         job = self.jobs[k]
@@ -197,9 +199,9 @@ class Running:
         if self.rows[k]["status"] == "failed":
             self.bar.write(f"{PROG} batch: {self.jobs[k].name}: {self.rows[k]['error']}")
         self.bar.update()
-        if time.time() - self.summarised > 1.0:  # a 10,000-row file: not after every job
+        if time.time() - self.summary_written > 1.0:  # a 10,000-row file: not after every job
             write_summary(out_dir, self.rows)
-            self.summarised = time.time()
+            self.summary_written = time.time()
 
 
 class Shipper:
@@ -214,7 +216,7 @@ class Shipper:
         from .image import FileBytes
 
         for path in input_paths(job):
-            if path not in self.futures:  # read again here: planning kept only the digests
+            if path not in self.futures:  # read here: planning kept only the digests
                 data = FileBytes(path, Path(path).read_bytes())
                 self.futures[path] = self.client.scatter(data, hash=False)
         return {path: self.futures[path] for path in input_paths(job)}

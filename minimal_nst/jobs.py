@@ -68,15 +68,28 @@ def read_inputs(job):
     return {p: FileBytes(p, check_file(p).read_bytes()) for p in input_paths(job)}
 
 
-def job_key(job, files):
-    """A digest of everything that decides the job's image: the options and the input bytes.
+def input_digests(job, known=None):
+    """{path: SHA-256 of its bytes} of the job's input files; an ImageError names one that is
+    missing. known: digests already taken, shared by the jobs of a batch, so that a painting
+    used by a thousand jobs is read and hashed once."""
+    known = {} if known is None else known
+    for path in input_paths(job):
+        if path not in known:
+            known[path] = hashlib.sha256(check_file(path).read_bytes()).hexdigest()
+    return {path: known[path] for path in input_paths(job)}
+
+
+def job_key(job, digests):
+    """A digest of everything that decides the job's image: the options and the input bytes
+    (digests: input_digests(job)).
 
     A rerun skips a job whose image carries this key; a changed photo or option runs it again.
     """
 
     def digest(v):
-        data = files[str(v)].data if isinstance(v, (str, Path)) else np.asarray(v).tobytes()
-        return hashlib.sha256(data).hexdigest()
+        if isinstance(v, (str, Path)):
+            return digests[str(v)]
+        return hashlib.sha256(np.asarray(v).tobytes()).hexdigest()
 
     keyed = swap_inputs(dataclasses.replace(job, name=""), digest)
     return hashlib.sha256(repr(keyed).encode()).hexdigest()[:32]

@@ -115,8 +115,6 @@ def load_inputs(args):
 
     if args.size < 1 or args.iterations < 1:
         raise UsageError("--size and --iterations must be positive integers")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be a positive integer")
     check_outputs([Path(args.output)], [args.content, args.style], overwrite=True)
     xp = get_backend(None if args.backend == "auto" else args.backend)
     content = load_image(args.content or default_content_path())

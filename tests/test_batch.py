@@ -23,7 +23,7 @@ from minimal_nst import LossOptions, Settings, stylize
 from minimal_nst.batch import is_complete, require_dask
 from minimal_nst.batch_args import build_batch_parser, jobs_from_args
 from minimal_nst.cli import UsageError
-from minimal_nst.jobs import Job, blas_threads, job_key, read_inputs
+from minimal_nst.jobs import Job, blas_threads, input_digests, job_key
 
 TINY = "--size 32 --iterations 5 --backend numpy"
 
@@ -239,14 +239,14 @@ def test_a_mistake_on_the_command_line_stops_the_batch_before_any_work(tmp_path,
 
 def test_the_job_key_follows_the_options_and_the_input_bytes(tmp_path, images):
     job = Job("a", str(images / "disc.png"), (str(images / "stripes.png"),))
-    key = job_key(job, read_inputs(job))
-    assert job_key(Job("renamed", job.content, job.styles), read_inputs(job)) == key
+    key = job_key(job, input_digests(job))
+    assert job_key(Job("renamed", job.content, job.styles), input_digests(job)) == key
     other = Job("a", job.content, job.styles, Settings(seed=1))
-    assert job_key(other, read_inputs(other)) != key
+    assert job_key(other, input_digests(other)) != key
     louder = Job("a", job.content, job.styles, loss=LossOptions(beta=5.0))
-    assert job_key(louder, read_inputs(louder)) != key
+    assert job_key(louder, input_digests(louder)) != key
     Image.fromarray(generated_stripes()[::-1].copy()).save(images / "stripes.png")
-    assert job_key(job, read_inputs(job)) != key  # the same name, another painting
+    assert job_key(job, input_digests(job)) != key  # the same name, another painting
 
     image = tmp_path / "a.png"
     from minimal_nst.batch import KEY
@@ -255,6 +255,15 @@ def test_the_job_key_follows_the_options_and_the_input_bytes(tmp_path, images):
     save_image(image, generated_photo(), {KEY: key})
     assert is_complete(image, key) and not is_complete(image, "another")
     assert not is_complete(tmp_path / "absent.png", key)
+
+
+def test_a_worker_count_below_one_is_one_line_before_any_work(images, capsys):
+    from minimal_nst.batch import main
+
+    assert main(["--content", str(images / "disc.png"), "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "minimal-nst batch: error: --workers must be a positive integer, got 0"
+    )
 
 
 def test_without_dask_the_batch_says_how_to_install_it(monkeypatch):

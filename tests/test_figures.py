@@ -55,6 +55,16 @@ def test_figure_scripts_share_the_one_line_errors(tmp_path, capsys):
     assert capsys.readouterr().err.strip().startswith("reconstruct.py: error: --size")
 
 
+def test_a_figure_script_refuses_a_worker_count_below_one_as_the_batch_does(tmp_path, capsys):
+    module = load_script("tradeoff")
+    argv = ["--workers", "0", "--size", "16", "--output", str(tmp_path / "grid.png")]
+    assert cli.friendly_errors("tradeoff.py", lambda: module.main(argv)) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tradeoff.py: error: --workers must be a positive integer, got 0"
+    )
+    assert not (tmp_path / "grid_tiles").exists()  # refused before any tile ran
+
+
 def test_check_command_passes_on_this_backend(weights_path, capsys):
     assert cli.main(["check", "--backend", "numpy", "--weights", str(weights_path)]) == 0
     out = capsys.readouterr().out
