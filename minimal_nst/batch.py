@@ -9,6 +9,7 @@ key (jobs.job_key), so a changed photo or option runs the job again.
 
 import contextlib
 import csv
+import functools
 import io
 import itertools
 import os
@@ -17,14 +18,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PIL import Image
 
-from .cli import PROG, UsageError, friendly_errors
 from .interrupt import StopSignals, exit_code
 from .jobs import input_digests, input_paths, job_key, one_line, run_job
+from .options import PROG, UsageError, friendly_errors
 
 SUMMARY = "batch.csv"
 COLUMNS = ["job", "status", "seconds", "total", "content", "style", "output", "error"]
@@ -37,10 +37,12 @@ RETRIES = 3  # a job whose input files were lost with a worker is sent again, th
 @dataclass(frozen=True)
 class Engine:
     """Where the jobs run: a running scheduler's address, or a local cluster of `workers`
-    processes (None: sized to the machine, local_workers)."""
+    processes (None: sized to the machine, local_workers); or, in_process, here, one job after
+    another, with no Dask at all (the figure scripts where the batch extra is not installed)."""
 
-    scheduler: Optional[str] = None
-    workers: Optional[int] = None
+    scheduler: str | None = None
+    workers: int | None = None
+    in_process: bool = False
 
     def __post_init__(self):  # the one check, for `batch` and the figure scripts alike
         if self.workers is not None and self.workers < 1:
@@ -68,11 +70,17 @@ def _main(argv, stop):
     return 1 if counts["failed"] else 0
 
 
-def require_dask():
+def dask_installed():
     try:
         import distributed  # noqa: F401
     except ImportError:
-        raise UsageError(f"batches run on Dask, which is not installed: {INSTALL}") from None
+        return False
+    return True
+
+
+def require_dask():
+    if not dask_installed():
+        raise UsageError(f"batches run on Dask, which is not installed: {INSTALL}")
 
 
 def run_batch(jobs, out_dir, engine=Engine(), overwrite=False, stop=None, progress=True):
@@ -81,7 +89,10 @@ def run_batch(jobs, out_dir, engine=Engine(), overwrite=False, stop=None, progre
     out_dir = prepare(out_dir, overwrite)
     rows, todo = plan(jobs, out_dir, overwrite)
     write_summary(out_dir, rows)
-    if todo:
+    if todo and engine.in_process:
+        say(f"{len(todo)} of {len(jobs)} jobs to run here, one after another")
+        run_here(jobs, todo, rows, out_dir, stop, progress)
+    elif todo:
         with connect(engine, [jobs[k] for k in todo]) as (client, where):
             say(f"{len(todo)} of {len(jobs)} jobs to run on {where}")
             collect(client, jobs, todo, rows, out_dir, stop, progress)
@@ -91,14 +102,16 @@ def run_batch(jobs, out_dir, engine=Engine(), overwrite=False, stop=None, progre
 def prepare(out_dir, overwrite):
     """The output folder, made if need be; its batch.csv must be ours to replace."""
     from .outputs import made_by_us
+    from .probes import probing
 
-    out_dir = out_dir.expanduser().absolute()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--output-dir {out_dir} is a file, not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = out_dir / SUMMARY
-    if summary.exists() and not overwrite and not made_by_us(summary):
-        raise UsageError(f"{summary} exists and was not made by minimal-nst; pass --overwrite")
+    with probing(UsageError, f"--output-dir {out_dir}"):
+        out_dir = out_dir.expanduser().absolute()
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(f"--output-dir {out_dir} is a file, not a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        summary = out_dir / SUMMARY
+        if summary.exists() and not overwrite and not made_by_us(summary):
+            raise UsageError(f"{summary} exists and was not made by minimal-nst; pass --overwrite")
     return out_dir
 
 
@@ -163,6 +176,31 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
     write_summary(out_dir, rows)
 
 
+def run_here(jobs, todo, rows, out_dir, stop, progress):
+    """The jobs in this process, one after another, each written as it ends: the same files as
+    on a cluster. A stop signal cancels the job in hand and the rest; with no `stop` given, it
+    then ends the batch as Ctrl-C would (KeyboardInterrupt), after the summary is written."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)  # fmt: skip
+    with bar, contextlib.nullcontext(stop) if stop else StopSignals() as signals:
+        for k, key in todo.items():
+            finish(functools.partial(run_job, jobs[k], stop=signals), rows[k], key)
+            if signals.signum is not None and rows[k]["status"] != "done":
+                rows[k].update(status="cancelled", error="")  # stopped part-way: not written
+            if signals.signum is not None:
+                break
+            if rows[k]["status"] == "failed":
+                bar.write(f"{PROG} batch: {jobs[k].name}: {rows[k]['error']}")
+            bar.update()
+    for row in rows:
+        row["status"] = "cancelled" if row["status"] == "pending" else row["status"]
+    write_summary(out_dir, rows)
+    if signals.signum is not None and stop is None:
+        raise KeyboardInterrupt
+
+
 class Running:
     """The jobs on the cluster: {future: job index}, and the jobs to send again."""
 
@@ -195,7 +233,7 @@ class Running:
             self.retry(k)
             return
         self.ship.done(self.jobs[k])
-        finish(future, self.rows[k], self.todo[k])
+        finish(future.result, self.rows[k], self.todo[k])
         if self.rows[k]["status"] == "failed":
             self.bar.write(f"{PROG} batch: {self.jobs[k].name}: {self.rows[k]['error']}")
         self.bar.update()
@@ -238,10 +276,12 @@ def worker_threads(client):
     return sum(info["nthreads"] for info in client.scheduler_info()["workers"].values())
 
 
-def finish(future, row, key):
-    """Write a finished job's image and history; fill in its summary row."""
+def finish(result_of, row, key):
+    """Write a finished job's image and history; fill in its summary row.
+
+    result_of(): the job's result (a Dask future's .result, or the job run here)."""
     try:
-        result = future.result()
+        result = result_of()
     except Exception as e:  # the job raised on its worker, or its workers died
         row.update(status="failed", error=one_line(f"{type(e).__name__}: {e}"))
         return

@@ -12,8 +12,9 @@ import itertools
 import shlex
 from pathlib import Path
 
-from .cli import PROG, HelpFormatter, Parser, UsageError, build_parser, options
 from .jobs import Job, safe_name, unique_names
+from .options import PROG, HelpFormatter, Parser, UsageError, build_parser, options
+from .probes import probing
 
 SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every", "preview"}
 PATHS = {"content", "style", "init", "content_masks", "style_masks", "content_weight_mask"}
@@ -75,7 +76,12 @@ def tokens(value, action):
 
 def expand_images(value, action):
     """A folder: the images in it; a glob: the files it matches; else the value as it is."""
-    flag, path = action.option_strings[0], Path(value).expanduser()
+    flag = action.option_strings[0]
+    with probing(UsageError, f"{flag} {value}"):
+        return _expand(Path(value).expanduser(), value, flag)
+
+
+def _expand(path, value, flag):
     if path.is_dir():
         from PIL import Image
 

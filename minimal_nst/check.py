@@ -105,7 +105,7 @@ def _objective_check(xp, weights_path):
 def main(argv=None):
     """Bad input (an unknown option, a missing or wrong weights file, no GPU) is one line and
     exit code 2, as for the main command; exit code 1 means a gradient check failed."""
-    from .cli import Parser, friendly_errors
+    from .options import Parser, friendly_errors
 
     return friendly_errors("minimal-nst check", lambda: _run(Parser, argv))
 

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .backend import to_numpy
+from .probes import probing
 from .vgg import VGG_MEAN_BGR
 
 MIN_SIDE = 16  # four 2x2 poolings lie between the image and relu5_1
@@ -80,10 +81,11 @@ def read_image(src, convert):
 def check_file(src):
     """Path(src), or an ImageError if it is not a file."""
     path = Path(src)
-    if path.is_dir():
-        raise ImageError(f"{path} is a directory, not an image")
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    with probing(ImageError, path):
+        if path.is_dir():
+            raise ImageError(f"{path} is a directory, not an image")
+        if not path.is_file():
+            raise ImageError(f"{path}: no such file")
     return path
 
 
@@ -170,18 +172,55 @@ def pixel_bounds(shape):
 
 
 def save_image(path, rgb, text=None):
-    """Write uint8 RGB atomically (a temp file beside `path`, then a rename), marked as ours.
+    """Write uint8 RGB atomically (a temp file beside `path`, then a rename), in the format its
+    suffix names, marked as ours where the format can carry a mark (MARKED_FORMATS).
 
     text: more {key: value} for a PNG's text chunks (a batch job's key)."""
     path = Path(path)
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        options = dict(format="JPEG", quality=95, comment=MARK.encode())
-    else:
+    fmt = Image.registered_extensions()[path.suffix.lower()]
+    options = save_options(fmt, text)
+    atomic_write(path, lambda f: Image.fromarray(rgb).save(f, format=fmt, **options))
+
+
+LOSSY = ("JPEG", "MPO", "WEBP", "AVIF")  # saved at quality 95: a painting's fine texture kept
+MARKED_FORMATS = {  # where a format keeps the mark: a text chunk, a comment, EXIF's Software
+    "PNG": "text",
+    "JPEG": "comment",
+    "MPO": "comment",
+    "GIF": "comment",
+    "JPEG2000": "comment",
+    "WEBP": "exif",
+    "TIFF": "exif",
+    "AVIF": "exif",
+}
+EXIF_SOFTWARE = 0x0131
+
+
+def save_options(fmt, text=None):
+    """Pillow's save options for `fmt`: the mark where the format has metadata, and quality."""
+    options = {"quality": 95} if fmt in LOSSY else {}
+    where = MARKED_FORMATS.get(fmt)
+    if where == "text":
         info = PngImagePlugin.PngInfo()
         for key, value in {"Software": MARK, **(text or {})}.items():
             info.add_text(key, value)
-        options = dict(format="PNG", pnginfo=info)
-    atomic_write(path, lambda f: Image.fromarray(rgb).save(f, **options))
+        options["pnginfo"] = info
+    elif where == "comment":
+        options["comment"] = MARK.encode()
+    elif where == "exif":
+        exif = Image.Exif()
+        exif[EXIF_SOFTWARE] = MARK
+        options["exif"] = exif
+    return options
+
+
+def has_mark(im):
+    """True if the opened image carries MARK, wherever its format keeps it."""
+    found = [im.info.get("Software"), im.info.get("comment")]
+    if MARKED_FORMATS.get(im.format) == "exif":
+        found.append(im.getexif().get(EXIF_SOFTWARE))
+    found = [v.decode(errors="replace") if isinstance(v, bytes) else v for v in found]
+    return MARK in found
 
 
 def atomic_write(path, write):

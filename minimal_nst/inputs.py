@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .image import load_image, luminance, match_colors
+from .probes import probing
 from .vgg import CONVS, LAYER_NAMES, VGG19_LAYERS
 
 
@@ -32,10 +33,11 @@ def check_settings(s):
         if value not in allowed:
             raise StylizeError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
     if isinstance(s.init, (str, Path)) and s.init not in ("content", "noise"):
-        if not Path(s.init).exists():
-            raise StylizeError(
-                f"--init must be content, noise or an image path; {s.init}: no such file"
-            )
+        with probing(StylizeError, f"--init {s.init}"):
+            if not Path(s.init).exists():
+                raise StylizeError(
+                    f"--init must be content, noise or an image path; {s.init}: no such file"
+                )
 
 
 def check_loss(loss, has_content, n_styles, init):

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class Job:
     styles: tuple  # paths or RGB arrays, blended by loss.style_blend_weights
     settings: Settings = Settings()
     loss: LossOptions = LossOptions()
-    masks: Optional[Masks] = None
+    masks: Masks | None = None
 
 
 def swap_inputs(job, fn):
@@ -115,14 +115,15 @@ def unique_names(names):
 # -- on the worker ---------------------------------------------------------------------------
 
 
-def run_job(job, files=None, threads=None):
+def run_job(job, files=None, threads=None, stop=None):
     """Run one job here (a Dask worker or this process): a dict for the batch's summary.
 
     files: {path: FileBytes} of its inputs. threads: BLAS threads for it, an int or
     {host: int} (one entry per machine of a cluster); None: as the worker is set up.
+    stop: the StopSignals of a caller that runs jobs in its own process (None: the job's own).
     A bad input ends the job with its one-line reason, never the worker.
     """
-    from .cli import user_errors
+    from .options import user_errors
     from .stylize import stylize
 
     files, start = files or {}, time.time()
@@ -130,9 +131,8 @@ def run_job(job, files=None, threads=None):
     try:
         with blas_threads(_threads_here(threads)):
             net = network(here.settings)
-            result = stylize(
-                here.content, list(here.styles), here.settings, here.loss, net, masks=here.masks
-            )
+            result = stylize(here.content, list(here.styles), here.settings, here.loss, net,
+                             stop=stop, masks=here.masks)  # fmt: skip
     except user_errors() as e:
         return {"image": None, "history": [], "error": one_line(e), "seconds": time.time() - start}
     error = result.message if result.stopped else None

@@ -6,7 +6,6 @@ Gradients here are with respect to the features; `VGG19.backward` carries them t
 """
 
 from dataclasses import dataclass
-from typing import Optional
 
 from .backend import get_array_module
 
@@ -25,11 +24,11 @@ class LossOptions:
     """
 
     alpha: float = 1.0
-    beta: Optional[float] = None
+    beta: float | None = None
     content_layers: tuple = CONTENT_LAYERS
     style_layers: tuple = STYLE_LAYERS
-    style_layer_weights: Optional[tuple] = None
-    style_blend_weights: Optional[tuple] = None
+    style_layer_weights: tuple | None = None
+    style_blend_weights: tuple | None = None
     tv_weight: float = 0.0
 
     def layer_weights(self):

@@ -7,7 +7,7 @@ image: 1 inside its region, 0 outside, soft in between. The losses are in losses
 """
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -30,7 +30,7 @@ class Masks:
 
     regions: tuple
     style_regions: tuple = ()
-    content_weight: Optional[Any] = None
+    content_weight: Any | None = None
 
 
 def load_mask(src):

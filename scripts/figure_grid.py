@@ -64,14 +64,14 @@ def figure_parser(description, output, tiles=False):
     """The options every figure script shares with scripts/stylize.py."""
     import argparse
 
-    from minimal_nst.cli import Parser
+    from minimal_nst.options import Parser
 
     p = Parser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--content", help="content photo (default: the demo photo)")
     p.add_argument("--style", help="style image (default: the demo painting)")
     p.add_argument("--size", type=int, default=128, help="longest side of each tile")
     p.add_argument("--iterations", type=int, default=100, help="L-BFGS iterations per tile")
-    p.add_argument("--output", default=output, help="the grid image (.png)")
+    p.add_argument("--output", default=output, help="the figure (.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the white-noise start")
     p.add_argument("--pooling", choices=["avg", "max"], default="avg")
     convs = ["plain", "im2col", "winograd", "winograd4"]
@@ -89,15 +89,18 @@ def figure_parser(description, output, tiles=False):
 
 def run_tiles(args, jobs):
     """Every tile's optimisation as one batch (minimal-nst batch's engine): their images, in
-    order. A rerun reuses the tiles already made."""
-    from minimal_nst.batch import Engine, require_dask, run_batch
-    from minimal_nst.cli import UsageError
+    order. A rerun reuses the tiles already made. Without Dask (the batch extra), the tiles run
+    here, one after another, into the same files."""
+    from minimal_nst.batch import INSTALL, Engine, dask_installed, run_batch
     from minimal_nst.image import load_image
+    from minimal_nst.options import UsageError
 
-    require_dask()
+    engine = Engine(args.scheduler, args.workers, in_process=not dask_installed())
+    if engine.in_process and (args.scheduler or args.workers):
+        raise UsageError(f"--scheduler and --workers run the tiles on Dask: {INSTALL}")
     output = Path(args.output)
     tiles = Path(args.tiles_dir or output.with_name(f"{output.stem}_tiles"))
-    rows = run_batch(jobs, tiles, Engine(args.scheduler, args.workers), overwrite=False)
+    rows = run_batch(jobs, tiles, engine, overwrite=False)
     failed = [row for row in rows if row["status"] not in ("done", "skipped")]
     if failed:
         raise UsageError(f"tile {failed[0]['job']}: {failed[0].get('error') or 'not finished'}")
@@ -108,8 +111,8 @@ def load_inputs(args):
     """(Settings, content RGB, style RGB cropped to the content's aspect) for a figure."""
     from minimal_nst import Settings
     from minimal_nst.backend import get_backend
-    from minimal_nst.cli import UsageError
     from minimal_nst.image import load_image
+    from minimal_nst.options import UsageError
     from minimal_nst.outputs import check_outputs
     from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
 

@@ -1,6 +1,6 @@
 """The paper's Fig. 1: what each layer of VGG-19 keeps of a photo and of a painting.
 
-    python scripts/reconstruct.py [--size 128] [--iterations 100] [--output ...]
+    python scripts/reconstruct.py [--size 128] [--iterations 100] [--output reconstruct.png]
 
 Top row: the photo reconstructed from white noise by matching one layer's responses (content
 loss only) at conv1_2, conv2_2, conv3_2, conv4_2 and conv5_2. Bottom row: the painting's style
@@ -18,12 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figure_grid import figure_parser, label_grid, load_inputs, run_tiles, save_grid  # noqa: E402
 
 from minimal_nst import LossOptions  # noqa: E402
-from minimal_nst.cli import friendly_errors  # noqa: E402
 from minimal_nst.jobs import Job  # noqa: E402
+from minimal_nst.options import friendly_errors  # noqa: E402
 
 CONTENT_ROW = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
 STYLE_ROW = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "figures" / "reconstruct.png"
+DEFAULT_OUTPUT = "reconstruct.png"  # in the current folder (the README's: scripts/figures/)
 
 
 def paper_name(layer):

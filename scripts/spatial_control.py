@@ -1,6 +1,6 @@
 """Spatial control (Gatys et al. 2017): each region of the photo in its own style, the face kept.
 
-    python scripts/spatial_control.py [--size 256] [--iterations 100] [--output ...]
+    python scripts/spatial_control.py [--size 256] [--iterations 100] [--output spatial_control.png]
 
 The masks are made here from the demo photo's geometry: a soft ellipse over the face (a
 background region with no style, and the full content weight), the rest split into a left half
@@ -20,11 +20,11 @@ import numpy as np  # noqa: E402
 from figure_grid import figure_parser, label_grid, save_grid  # noqa: E402
 
 from minimal_nst import LossOptions, Masks, Settings, stylize  # noqa: E402
-from minimal_nst.cli import friendly_errors  # noqa: E402
 from minimal_nst.image import fit_shape, load_image, resize  # noqa: E402
+from minimal_nst.options import friendly_errors  # noqa: E402
 from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "figures" / "spatial_control.png"
+DEFAULT_OUTPUT = "spatial_control.png"  # in the current folder (the README's: scripts/figures/)
 FACE = (0.42, 0.51, 0.16, 0.14)  # the demo photo's face: centre (y, x) and radii, as fractions
 
 

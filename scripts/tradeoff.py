@@ -1,6 +1,6 @@
 """The paper's Fig. 3: style layers used (rows) against the ratio alpha/beta (columns).
 
-    python scripts/tradeoff.py [--size 128] [--iterations 100] [--output ...]
+    python scripts/tradeoff.py [--size 128] [--iterations 100] [--output tradeoff.png]
 
 Rows match the style on conv1_1, conv1_1..conv2_1, ... up to conv1_1..conv5_1; columns use
 alpha/beta = 1e-5, 1e-4, 1e-3, 1e-2 at the demo's 256 px scale (beta grows with the image's area,
@@ -17,13 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figure_grid import figure_parser, label_grid, load_inputs, run_tiles, save_grid  # noqa: E402
 
 from minimal_nst import LossOptions  # noqa: E402
-from minimal_nst.cli import friendly_errors  # noqa: E402
 from minimal_nst.jobs import Job  # noqa: E402
 from minimal_nst.losses import default_beta  # noqa: E402
+from minimal_nst.options import friendly_errors  # noqa: E402
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 RATIOS = [1e-5, 1e-4, 1e-3, 1e-2]  # alpha / beta
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "figures" / "tradeoff.png"
+DEFAULT_OUTPUT = "tradeoff.png"  # in the current folder (the README's: scripts/figures/)
 
 
 def main(argv=None):

@@ -15,6 +15,17 @@ from PIL import Image
 from minimal_nst.backend import cupy_unavailable_reason, get_backend
 from minimal_nst.check import away_from_zero, numeric_grad, rel_error  # noqa: F401  (shared)
 
+# -- tolerances: each from what the tests set up, never from one run's output --------------------
+# rel_error is max |a - b| / max |b|. One rounding costs eps (float64 1.1e-16, float32 6.0e-8); a
+# sum of K terms drifts by about sqrt(K) eps of its size, K eps at worst. A wrong formula or
+# gradient is off by O(1): every bound below is far from that, and far above the rounding.
+SAME_SUMS_64 = 1e-12  # float64, one quantity two ways: K <= 1e4 terms a value here, K eps = 1e-12
+FINITE_DIFF = 1e-7  # float64 central differences, h = 1e-5, O(1) values: h^2 = 1e-10, eps/h = 1e-11
+FINITE_DIFF_NET = 1e-6  # through VGG-19, h = 1e-3 on pixels of ~100: (h/100)^2 = 1e-10, x16 layers
+TORCH_64 = 1e-9  # float64 against PyTorch through 16 layers of K <= 4608 terms: 16 K eps = 8e-12
+FLOAT32_OP = 1e-5  # one float32 op, K <= 576 terms: sqrt(K) eps = 1.4e-6, F(4x4)'s transforms x4
+FLOAT32_NET = 1e-4  # 16 float32 layers of K <= 4608 terms: sqrt(K) eps = 4e-6 each, 6.5e-5 summed
+
 BACKENDS = [
     pytest.param("numpy", id="numpy"),
     pytest.param("cupy", id="cupy", marks=pytest.mark.gpu),

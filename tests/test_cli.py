@@ -98,7 +98,8 @@ def test_16bit_gray_rgba_and_cmyk_images_simply_work(nst, tmp_path, photo):
         ("--style-weight -1", ["--style-weight must be >= 0"]),
         ("--content-weight nan", ["--content-weight must be >= 0"]),
         ("--style-blend-weights 1 2", ["2 --style-blend-weights for 1 style"]),
-        ("--output out.txt", [".png or .jpg"]),
+        ("--output out.txt", ["out.txt: not an image format Pillow knows"]),
+        ("--output out.xbm", ["Pillow cannot write an RGB image as XBM"]),
         ("--init nowhere.png", ["no such file"]),
         ("--size 100000", ["needs about", "GiB", "lower --size"]),
         ("--size 20 --iterations 1", ["too small for relu5_1"]),
@@ -113,6 +114,33 @@ def test_bad_options_are_one_line_errors(nst, tmp_path, photo, stripes, options,
         return
     assert_one_line_error(proc, *fragments)
     assert files_in(tmp_path) == before
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".webp", "WEBP"), (".tiff", "TIFF"), (".jpg", "JPEG")])
+def test_any_format_pillow_writes_is_an_output_and_carries_the_mark(
+    nst, tmp_path, photo, stripes, suffix, fmt
+):
+    """The mark (EXIF Software, or a comment) lets the next run replace it without --overwrite;
+    the snapshots take the same format."""
+    command = f"{FAST} --content {photo} --style {stripes} --save-every 2 --output o{suffix}"
+    for _ in range(2):
+        proc = nst(command)
+        assert proc.returncode == 0, proc.stderr
+    for name in (f"o{suffix}", f"o_0002{suffix}"):
+        with Image.open(tmp_path / name) as im:
+            assert im.format == fmt and im.size == (32, 24)
+
+
+def test_a_format_without_metadata_is_written_and_then_kept_unless_overwrite(
+    nst, tmp_path, photo, stripes
+):
+    """BMP has no place for the mark: a later run cannot tell the file is its own, so it keeps
+    it, as it keeps any file it did not make, until --overwrite (the documented rule)."""
+    command = f"{FAST} --content {photo} --style {stripes} --output o.bmp"
+    assert nst(command).returncode == 0
+    assert Image.open(tmp_path / "o.bmp").format == "BMP"
+    assert_one_line_error(nst(command), "o.bmp exists and was not made by minimal-nst")
+    assert nst(f"{command} --overwrite").returncode == 0
 
 
 def test_output_equal_to_an_input_is_refused_and_the_input_kept(nst, photo, stripes):
@@ -211,4 +239,4 @@ def test_the_eta_weighs_each_scale_by_its_pixels():
     for _ in range(4):
         progress({"scale": 1, "of": 2, "total": 1.0, "content": 1.0, "style": 1.0}, None)
     spent, left = progress.bar.n, progress.bar.total - progress.bar.n
-    assert left / spent == pytest.approx(2.0, rel=0.01)
+    assert left / spent == pytest.approx(2.0, rel=0.01)  # the sides are whole pixels: 256 and 181

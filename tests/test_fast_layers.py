@@ -6,7 +6,6 @@ computed one block at a time and side by side on threads.
 """
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import torch
 import torch.nn.functional as tF
 from scipy.signal import correlate
 
-from conftest import numeric_grad, rel_error
+from conftest import FINITE_DIFF, FLOAT32_NET, FLOAT32_OP, SAME_SUMS_64, numeric_grad, rel_error
 from minimal_nst import fast_layers
 from minimal_nst.fast_layers import (
     conv2d_blocked_backward,
@@ -44,7 +43,7 @@ def winograd4(x, w, b):
 
 
 FAST = {"im2col": blocked, "winograd": winograd, "winograd4": winograd4}
-TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+TOLERANCE = {np.float64: SAME_SUMS_64, np.float32: FLOAT32_OP}
 
 
 @pytest.fixture(params=["one block", "many blocks", "many blocks side by side"])
@@ -89,14 +88,15 @@ def test_blocks_run_side_by_side_with_one_blas_thread_each(monkeypatch):
     from threadpoolctl import threadpool_info
 
     monkeypatch.setattr(fast_layers, "WORKERS", 2)
-    seen = []
+    seen, both = [], threading.Barrier(2, timeout=30)
 
     def work(r0, r1):
         blas_threads = [
             lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
         ]
         seen.append((r0, threading.current_thread().name, blas_threads))
-        time.sleep(0.05)  # long enough that the second thread takes the next block
+        if r0 < 2:  # the first two blocks wait for each other: only two threads at once get past
+            both.wait()
 
     before = threadpool_info()
     fast_layers.for_each_block(np, work, [(0, 1), (1, 2), (2, 3), (3, 4)])
@@ -124,7 +124,7 @@ def test_fast_backward_matches_finite_differences(fast):
     dy = rng.standard_normal((2, 4, 7, 6))
     (_, cache), backward = FAST[fast](x, w, b)
     numeric = numeric_grad(lambda x: np.sum(FAST[fast](x, w, b)[0][0] * dy), x)
-    assert rel_error(backward(dy, cache), numeric) < 1e-7
+    assert rel_error(backward(dy, cache), numeric) < FINITE_DIFF
 
 
 @pytest.mark.parametrize("fast", FAST)
@@ -138,8 +138,8 @@ def test_fast_conv_agrees_with_pytorch_in_float32(fast):
     dy = rng.standard_normal(yt.shape).astype(np.float32)
     yt.backward(torch.tensor(dy))
     (y, cache), backward = FAST[fast](x, w, b)
-    assert rel_error(y, yt.detach().numpy()) < 1e-5, "forward went wrong"
-    assert rel_error(backward(dy, cache), xt.grad.numpy()) < 1e-5, "backward went wrong"
+    assert rel_error(y, yt.detach().numpy()) < FLOAT32_OP, "forward went wrong"
+    assert rel_error(backward(dy, cache), xt.grad.numpy()) < FLOAT32_OP, "backward went wrong"
 
 
 @pytest.mark.parametrize("m", [2, 4])
@@ -148,7 +148,7 @@ def test_winograd_tile_is_the_textbook_formula(m):
     rng = np.random.default_rng(3)
     for _ in range(5):
         d, g = rng.standard_normal((m + 2, m + 2)), rng.standard_normal((3, 3))
-        assert rel_error(winograd_tile(d, g, m), correlate(d, g, mode="valid")) < 1e-13
+        assert rel_error(winograd_tile(d, g, m), correlate(d, g, mode="valid")) < SAME_SUMS_64
 
 
 @pytest.mark.parametrize("m", [2, 4])
@@ -161,18 +161,20 @@ def test_winograd_fast_path_equals_its_per_tile_reference(m):
     for i in range(0, 3 * m, m):
         for j in range(0, 2 * m, m):
             tile = winograd_tile(x_pad[i : i + m + 2, j : j + m + 2], w[0, 0], m)
-            assert rel_error(y[i : i + m, j : j + m], tile) < 1e-13
+            assert rel_error(y[i : i + m, j : j + m], tile) < SAME_SUMS_64
 
 
-def test_winograd_4x4_float32_error_against_float64():
-    """F(4x4)'s larger transforms cost float32 accuracy: 1.1e-5 here (F(2x2): 5.7e-7)."""
+def test_winograd_float32_error_against_float64():
+    """On a layer of VGG's size (K = 2304 terms an output), measured against the exact float64
+    result: F(2x2) is as accurate as the direct float32 product, give or take its few extra
+    additions; F(4x4)'s larger transforms (values up to 8x, A^T's) cost more, yet stay inside
+    the float32 bound the network tests hold (about 1e-5 here, against 5e-7 for F(2x2))."""
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((1, 256, 28, 28)), rng.standard_normal((64, 256, 3, 3)) * 0.05
     exact = conv2d_forward(x, w, np.zeros(64))[0]
-    errors = {}
+    x32, w32, b32 = x.astype(np.float32), w.astype(np.float32), np.zeros(64, np.float32)
+    errors = {"direct": rel_error(conv2d_forward(x32, w32, b32)[0], exact)}
     for m in (2, 4):
-        U = winograd_kernels(w.astype(np.float32), m)
-        errors[m] = rel_error(
-            conv2d_winograd_forward(x.astype(np.float32), U, np.zeros(64, np.float32))[0], exact
-        )
-    assert errors[4] < 3e-5 and errors[2] < 2e-6, errors
+        errors[m] = rel_error(conv2d_winograd_forward(x32, winograd_kernels(w32, m), b32)[0], exact)
+    assert errors[2] < 4 * errors["direct"], errors  # B^T, A^T of F(2x2): entries 0 and +-1
+    assert errors[4] < FLOAT32_NET, errors

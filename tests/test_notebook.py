@@ -7,6 +7,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from conftest import FINITE_DIFF_NET
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "scripts" / "walkthrough.ipynb"
 
 
@@ -30,7 +32,8 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path, weights_path):
     assert text.count("N_l = ") == 5
     assert pictures >= 9, "every section shows its pictures"
     error = float(re.search(r"max relative error: (\S+)", text).group(1))
-    assert error < 1e-6, "the hand-derived gradient agrees with finite differences"
+    # the notebook's check: float64, h = 1e-3 on pixels, through VGG-19, as FINITE_DIFF_NET's
+    assert error < FINITE_DIFF_NET, "the hand-derived gradient agrees with finite differences"
     falls = re.findall(r"loss (\S+) -> (\S+) in", text)
-    assert len(falls) == 2 and all(float(b) < float(a) for a, b in falls)
+    assert len(falls) == 2 and all(float(b) < float(a) for a, b in falls)  # L-BFGS descends
     print(re.search(r"the whole notebook: \d+ s", text).group(0))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import generated_photo
+from conftest import files_in, generated_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS = Path(__file__).resolve().parent / "faults.py"
@@ -154,6 +154,37 @@ def test_history_that_is_a_directory_is_refused_before_any_work(nst, tmp_path, p
     proc = nst(["--content", photo, "--style", stripes, "--output", "out.png", *FAST])
     one_line(proc, 2, "out_history.csv", "directory")
     assert not (tmp_path / "out.png").exists()
+
+
+LONG_NAME = "y" * 300 + ".png"  # past the 255 bytes a file name may have on Linux filesystems
+
+
+@pytest.mark.parametrize(
+    "option,fragment",
+    [
+        ("--output", f"/{LONG_NAME}: File name too long"),  # said as an absolute path
+        ("--content", f"{LONG_NAME}: File name too long"),
+        ("--init", f"--init {LONG_NAME}: File name too long"),
+        ("--weights", f"weights file {LONG_NAME}: File name too long"),
+        ("--content-masks", f"{LONG_NAME}: File name too long"),
+    ],
+)
+def test_a_path_that_cannot_even_be_looked_at_is_one_line(
+    nst, tmp_path, photo, stripes, option, fragment
+):
+    """The operating system refuses the name itself (ENAMETOOLONG): still the user's input."""
+    args = {"--content": photo, "--style": stripes, "--output": "out.png", option: LONG_NAME}
+    args = [str(a) for pair in args.items() for a in pair]
+    one_line(nst([*args, *FAST], weights=option != "--weights"), 2, fragment)
+    assert files_in(tmp_path) == ["photo.png", "stripes.png"]
+
+
+@pytest.mark.parametrize("option", ["--output-dir", "--content"])
+def test_a_batch_path_that_cannot_be_looked_at_is_one_line(nst, tmp_path, photo, option):
+    args = {"--content": photo, "--output-dir": "out", option: tmp_path / LONG_NAME}
+    args = ["batch", *(str(a) for pair in args.items() for a in pair)]
+    line = one_line(nst([*args, "--size", "32", "--iterations", "1"]), 2, "File name too long")
+    assert line.startswith(f"minimal-nst batch: error: {option}")
 
 
 def test_a_name_too_long_for_its_side_files_is_refused_before_any_work(
@@ -401,6 +432,8 @@ def test_a_dark_16_bit_image_stays_dark(nst, tmp_path, stripes):
     Image.fromarray(dark).save(tmp_path / "dark16.png")
     assert load_image(tmp_path / "dark16.png").max() <= 1
     proc = nst(["--content", "dark16.png", "--style", stripes, "--output", "o.png", *FAST])
+    # Read right, the photo is black (1 of 255) and the stripes average 70: the result lies in
+    # between. Read as 8-bit, 200 of 65535 would be clipped to 255: a white photo.
     assert proc.returncode == 0 and np.asarray(Image.open(tmp_path / "o.png")).mean() < 128
 
 

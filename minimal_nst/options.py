@@ -1,0 +1,160 @@
+"""The single run's command line, below every command that uses it (cli, batch, check).
+
+`build_parser` lists every option; `options` turns the parsed line into what stylize() takes;
+`friendly_errors` makes a user's mistake one line on stderr and exit code 2, for every command
+and figure script alike.
+"""
+
+import argparse
+import sys
+
+PROG = "minimal-nst"
+DESCRIPTION = (
+    "Neural style transfer (Gatys, Ecker & Bethge 2015) on NumPy or CuPy. With no arguments it "
+    "paints the demo: matplotlib's Grace Hopper photo in the style of scripts/paint_style.py's. "
+    "Also: `minimal-nst batch --help` (many images at once, on Dask) and `minimal-nst check` "
+    "(the gradient checks on this machine)."
+)
+
+
+class UsageError(ValueError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see --help)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):  # no "(default: None)" after a default said in words
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def count(text):
+    """argparse type: a whole number >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}")
+    return int(text)
+
+
+def numbers(text):
+    """argparse type: comma-separated numbers."""
+    try:
+        return tuple(float(w) for w in split(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, not {text!r}"
+        ) from None
+
+
+def build_parser():
+    """Every option, one line each, in the order --help shows them."""
+    from .losses import CONTENT_LAYERS, STYLE_LAYERS
+    from .vgg import CONVS
+
+    p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
+    a = p.add_argument_group("images").add_argument
+    a("--content", help="content image (default: the demo photo; omit it, give --style: a texture)")
+    a("--style", nargs="+", action="extend", help="style images (default: the demo painting)")
+    a("--output", default="stylized.png", help="output .png/.jpg; NAME_history.csv, NAME_loss.png")
+    a("--overwrite", action="store_true", help="replace files minimal-nst did not make")
+    a("--size", type=int, help="longest side in pixels (default: 256 on a CPU, 512 on a GPU)")
+    a("--style-scale", type=float, default=1.0, help="style image size relative to the output's")
+    colors = ["none", "luminance", "histogram"]
+    a("--preserve-colors", choices=colors, default="none", help="keep the content's colours")
+    a = p.add_argument_group("where each style goes (masks: white = 1, black = 0)").add_argument
+    a("--content-masks", nargs="+", metavar="M", help="one per style (+1: a background kept)")
+    a("--style-masks", nargs="+", metavar="M", help="one per style: where it is sampled")
+    a("--content-weight-mask", metavar="M", help="the content term's weight per pixel")
+    a = p.add_argument_group("the loss (Eq. 7)").add_argument
+    a("--content-weight", type=float, default=1.0, metavar="ALPHA", help="alpha")
+    a("--style-weight", type=float, metavar="BETA", help="beta (default: 1e3 x (size/256)^2)")
+    a("--style-blend-weights", nargs="+", type=float, metavar="W", help="weight of each style")
+    a("--tv-weight", type=float, default=0.0, help="total-variation smoothing (not in the paper)")
+    a("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
+    a("--style-layers", default=",".join(STYLE_LAYERS), help="comma-separated")
+    a("--style-layer-weights", type=numbers, help="comma-separated w_l (default: equal, 1/L)")
+    a = p.add_argument_group("optimisation and running").add_argument
+    a("--iterations", type=int, help="L-BFGS iterations per scale (default: 100 CPU, 500 GPU)")
+    a("--scales", type=int, default=1, help="coarse to fine: this many sizes, sqrt(2) apart")
+    a("--init", default="content", help="content, noise, or an image path")
+    a("--seed", type=count, default=0, help="seed of the noise init")
+    a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
+    a("--backend", choices=["auto", "numpy", "cupy"], default="auto")
+    a("--conv", choices=CONVS, help="plain is layers.py's (default: winograd4 CPU, im2col GPU)")
+    a("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)")
+    a("--save-every", type=count, default=0, metavar="N", help="save NAME_<iteration> every N")
+    a("--print-every", type=count, default=10, metavar="N", help="progress line every N iterations")
+    a("--preview", action="store_true", help="watch it live: a page on 127.0.0.1 (address printed)")
+    return p
+
+
+def friendly_errors(prog, fn, interrupted="interrupted; nothing saved"):
+    """fn()'s exit code; a user's mistake becomes one line on stderr and exit code 2."""
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        print(f"\n{prog}: {interrupted}", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if not isinstance(e, user_errors()):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def user_errors():
+    from .backend import BackendError
+    from .image import ImageError
+    from .weights import WeightsError
+
+    return (UsageError, ImageError, WeightsError, BackendError, ValueError)
+
+
+def options(args):
+    """(content, styles, Settings, LossOptions, Masks or None) from the parsed command line;
+    the Settings left None (size, iterations, conv) are the backend's defaults, filled later."""
+    from .losses import LossOptions
+    from .stylize import DEFAULT_STYLE, Settings, default_content_path
+
+    content, styles = args.content, args.style or [str(DEFAULT_STYLE)]
+    if args.content is None and args.style is None:
+        content = default_content_path()
+    settings = Settings(
+        size=args.size,
+        iterations=args.iterations,
+        scales=args.scales,
+        init=args.init,
+        seed=args.seed,
+        style_scale=args.style_scale,
+        preserve_colors=args.preserve_colors,
+        pooling=args.pooling,
+        conv=args.conv,
+        backend=None if args.backend == "auto" else args.backend,
+        weights_path=args.weights_path,
+    )
+    loss = LossOptions(
+        alpha=args.content_weight,
+        beta=args.style_weight,
+        content_layers=split(args.content_layers),
+        style_layers=split(args.style_layers),
+        style_layer_weights=args.style_layer_weights or None,
+        style_blend_weights=tuple(args.style_blend_weights) if args.style_blend_weights else None,
+        tv_weight=args.tv_weight,
+    )
+    return content, styles, settings, loss, mask_options(args)
+
+
+def mask_options(args):
+    """The masks of the command line as a masks.Masks, or None."""
+    from .masks import Masks
+
+    if not (args.content_masks or args.style_masks or args.content_weight_mask):
+        return None
+    regions, style_regions = tuple(args.content_masks or ()), tuple(args.style_masks or ())
+    return Masks(regions, style_regions, args.content_weight_mask)
+
+
+def split(text):
+    return tuple(s.strip() for s in (text or "").split(",") if s.strip())

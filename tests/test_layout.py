@@ -1,0 +1,94 @@
+"""The repository as a newcomer meets it: the designed top level, what runs write ignored by git,
+every import pointing down, and functions short enough to read on one screen."""
+
+import ast
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from minimal_nst.batch_args import build_batch_parser
+from minimal_nst.options import build_parser
+from minimal_nst.outputs import side_files
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "minimal_nst"
+TOP_LEVEL = {".ci", ".gitignore", "LICENSE", "README.md", "bench", "minimal_nst", "pyproject.toml",
+             "scripts", "setup.cfg", "tests", "weights"}  # fmt: skip
+LONGEST_FUNCTION = 40  # lines, docstring included: one screen
+
+
+def git(*args):
+    proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.split("\n")
+
+
+@pytest.fixture(scope="module")
+def checkout():
+    """The tests run from a git checkout (CI: a fresh clone), where these claims are about."""
+    assert (ROOT / ".git").exists(), f"{ROOT} is not a git checkout"
+
+
+def test_the_top_level_is_the_designed_one(checkout):
+    committed = {path.split("/")[0] for path in git("ls-files") if path}
+    assert committed <= TOP_LEVEL, f"not in the design: {sorted(committed - TOP_LEVEL)}"
+
+
+def figure_default(script):
+    spec = importlib.util.spec_from_file_location(script, ROOT / "scripts" / f"{script}.py")
+    text = spec.loader.get_source(script)
+    return ast.literal_eval(text.split("DEFAULT_OUTPUT = ")[1].split()[0])
+
+
+def test_what_runs_write_by_default_is_ignored(checkout):
+    """The demo's image and side files (snapshots too), a batch's folder, the figure scripts'
+    images and tiles, each where a run from the top level puts it."""
+    output = Path(build_parser().get_default("output"))
+    written = [str(p) for p in side_files(output, total_iterations=20, save_every=10)]
+    batch = build_batch_parser().get_default("output_dir")
+    written += [f"{batch}/batch.csv", f"{batch}/photo__painting.png"]
+    for script in ("reconstruct", "tradeoff", "spatial_control"):
+        name = figure_default(script)
+        written += [name, f"{Path(name).stem}_tiles/batch.csv"]
+    ignored = set(git("check-ignore", "--no-index", *written))
+    assert set(written) <= ignored, f"not ignored: {sorted(set(written) - ignored)}"
+
+
+def package_imports():
+    """{module: the package's modules it imports}, at the top or inside a function."""
+    graph = {}
+    for path in PACKAGE.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module} if node.module else {a.name for a in node.names}
+        graph[path.stem] = {name.split(".")[0] for name in found} - {path.stem}
+    return graph
+
+
+def test_every_import_points_down():
+    """No module imports one that imports it back, directly or through others."""
+    graph = package_imports()
+
+    def below(module, seen):
+        for other in graph.get(module, ()):
+            if other not in seen:
+                seen.add(other)
+                below(other, seen)
+        return seen
+
+    circles = sorted(f"{a} -> {b}" for a in graph for b in graph[a] if a in below(b, set()))
+    assert not circles, f"imports that come back: {circles}"
+
+
+def test_every_function_fits_on_one_screen():
+    long = []
+    for path in sorted([*PACKAGE.glob("*.py"), *(ROOT / "scripts").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > LONGEST_FUNCTION:
+                    long.append(f"{path.name}:{node.name} ({lines} lines)")
+    assert not long, long
