@@ -92,6 +92,7 @@ def start_preview(content, styles, settings, loss, output):
         "content layers": list(loss.content_layers),
         "style layers": list(loss.style_layers),
         "conv": settings.conv,
+        "optimizer": settings.optimizer,
         "backend": settings.backend or "auto",
     }
     preview = Preview(shown)

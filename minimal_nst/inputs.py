@@ -12,6 +12,8 @@ from .image import load_image, luminance, match_colors
 from .probes import probing
 from .vgg import CONVS, LAYER_NAMES, VGG19_LAYERS
 
+OPTIMIZERS = ("scipy", "lbfgs")  # L-BFGS-B on the host; minimal_nst.lbfgs on the device
+
 
 class StylizeError(ValueError):
     """Bad input to stylize: the message is one line, meant for the user."""
@@ -28,6 +30,7 @@ def check_settings(s):
         "--preserve-colors": (s.preserve_colors, ("none", "luminance", "histogram")),
         "--pooling": (s.pooling, ("avg", "max")),
         "--conv": (s.conv, tuple(CONVS)),
+        "--optimizer": (s.optimizer, OPTIMIZERS),
     }
     for flag, (value, allowed) in choices.items():
         if value not in allowed:

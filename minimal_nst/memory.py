@@ -7,17 +7,20 @@ from .vgg import LAYER_NAMES, VGG19_LAYERS
 WEIGHTS_BYTES = 80_000_000  # the network's parameters, float32
 
 
-def estimate_memory(shape, style_shapes, deepest, itemsize=4):
+def estimate_memory(shape, style_shapes, deepest, itemsize=4, optimizer="scipy"):
     """(device bytes, host bytes) to optimise an image of `shape` (H, W) up to layer `deepest`.
 
     Held at once: every layer's output (backward needs them), the largest im2col block and its
-    product, the style images' forward passes, the weights, and L-BFGS-B's history on the host.
+    product, the style images' forward passes, the weights, and the optimiser's history: scipy's
+    L-BFGS-B in float64 on the host, or minimal_nst.lbfgs in the image's dtype on the device.
     """
     kept, transient = _activations(shape, deepest)
     style_peak = max((sum(_activations(s, deepest)) for s in style_shapes), default=0)
     device = itemsize * (2 * kept + 2 * transient + max(style_peak - kept, 0)) + WEIGHTS_BYTES
-    host = 8 * 3 * shape[0] * shape[1] * (2 * 10 + 8)  # L-BFGS-B: 10 (s, y) pairs + work arrays
-    return device, host
+    image = 3 * shape[0] * shape[1]
+    if optimizer == "scipy":
+        return device, 8 * image * (2 * 10 + 8)  # L-BFGS-B: 10 (s, y) pairs + work arrays
+    return device + itemsize * image * (2 * 10 + 8), 0  # 10 (s, y) pairs + x, g, d, trials
 
 
 def _activations(shape, deepest):
@@ -48,10 +51,10 @@ def available_memory(xp):
     return host, host
 
 
-def memory_problem(shape, style_shapes, layers, xp):
+def memory_problem(shape, style_shapes, layers, xp, optimizer="scipy"):
     """None if a run fits in the memory free now, else a one-line reason."""
     deepest = max(LAYER_NAMES.index(name) for name in layers)
-    device, host = estimate_memory(shape, style_shapes, deepest)
+    device, host = estimate_memory(shape, style_shapes, deepest, optimizer=optimizer)
     free_device, free_host = available_memory(xp)
     on_gpu = xp.__name__ == "cupy"
     if host + (0 if on_gpu else device) <= free_host and (not on_gpu or device <= free_device):

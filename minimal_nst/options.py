@@ -51,13 +51,12 @@ def numbers(text):
 def build_parser():
     """Every option, one line each, in the order --help shows them."""
     from .losses import CONTENT_LAYERS, STYLE_LAYERS
-    from .vgg import CONVS
 
     p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     a = p.add_argument_group("images").add_argument
     a("--content", help="content image (default: the demo photo; omit it, give --style: a texture)")
     a("--style", nargs="+", action="extend", help="style images (default: the demo painting)")
-    a("--output", default="stylized.png", help="output .png/.jpg; NAME_history.csv, NAME_loss.png")
+    a("--output", default="stylized.png", help="any format Pillow writes; NAME_history.csv beside")
     a("--overwrite", action="store_true", help="replace files minimal-nst did not make")
     a("--size", type=int, help="longest side in pixels (default: 256 on a CPU, 512 on a GPU)")
     a("--style-scale", type=float, default=1.0, help="style image size relative to the output's")
@@ -75,7 +74,15 @@ def build_parser():
     a("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
     a("--style-layers", default=",".join(STYLE_LAYERS), help="comma-separated")
     a("--style-layer-weights", type=numbers, help="comma-separated w_l (default: equal, 1/L)")
-    a = p.add_argument_group("optimisation and running").add_argument
+    running_options(p.add_argument_group("optimisation and running").add_argument)
+    return p
+
+
+def running_options(a):
+    """The last group of build_parser: how to optimise, where to compute, what to show."""
+    from .inputs import OPTIMIZERS
+    from .vgg import CONVS
+
     a("--iterations", type=int, help="L-BFGS iterations per scale (default: 100 CPU, 500 GPU)")
     a("--scales", type=int, default=1, help="coarse to fine: this many sizes, sqrt(2) apart")
     a("--init", default="content", help="content, noise, or an image path")
@@ -83,11 +90,11 @@ def build_parser():
     a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
     a("--backend", choices=["auto", "numpy", "cupy"], default="auto")
     a("--conv", choices=CONVS, help="plain is layers.py's (default: winograd4 CPU, im2col GPU)")
+    a("--optimizer", choices=OPTIMIZERS, help="scipy: on the host (NumPy); lbfgs: device (CuPy)")
     a("--weights", dest="weights_path", help="VGG-19 weights file (default: fetched and cached)")
     a("--save-every", type=count, default=0, metavar="N", help="save NAME_<iteration> every N")
     a("--print-every", type=count, default=10, metavar="N", help="progress line every N iterations")
     a("--preview", action="store_true", help="watch it live: a page on 127.0.0.1 (address printed)")
-    return p
 
 
 def friendly_errors(prog, fn, interrupted="interrupted; nothing saved"):
@@ -131,6 +138,7 @@ def options(args):
         preserve_colors=args.preserve_colors,
         pooling=args.pooling,
         conv=args.conv,
+        optimizer=args.optimizer,
         backend=None if args.backend == "auto" else args.backend,
         weights_path=args.weights_path,
     )

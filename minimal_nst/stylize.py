@@ -1,7 +1,9 @@
-"""Style transfer end to end: images in, L-BFGS-B on Eq. 7 at each scale, an image out.
+"""Style transfer end to end: images in, L-BFGS on Eq. 7 at each scale, an image out.
 
-The arrays live on the backend (NumPy or CuPy) throughout; the one host/device transfer is in
-`lbfgs`, where scipy hands a float64 vector in and takes a float64 gradient back.
+The arrays live on the backend (NumPy or CuPy) throughout. With scipy's L-BFGS-B (the reference,
+the default on NumPy) the one host/device transfer is in `_scipy_lbfgs`, where scipy hands a
+float64 vector in and takes a float64 gradient back; with minimal_nst.lbfgs (the default on
+CuPy) the image stays on the device until the end.
 """
 
 import contextlib
@@ -19,6 +21,7 @@ from .backend import get_backend, to_numpy
 from .image import deprocess, fit_shape, keep_colors, pixel_bounds, preprocess, resize
 from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs, load_masks
 from .interrupt import Interrupted, StopSignals
+from .lbfgs import minimize as minimize_on_device
 from .losses import LossOptions, default_beta
 from .masks import at_scale
 from .memory import memory_problem
@@ -28,9 +31,9 @@ from .vgg import VGG19
 DEFAULT_CONTENT = "grace_hopper.jpg"  # matplotlib's sample data: a public-domain photo
 DEFAULT_STYLE = Path(__file__).parent / "data" / "default_style.png"  # scripts/paint_style.py
 DEFAULTS = {  # what a Settings field left None means on each backend: minutes on 2 cores or a GPU
-    "numpy": {"size": 256, "iterations": 100, "conv": "winograd4"},  # bench/RESULTS.md
-    "cupy": {"size": 512, "iterations": 500, "conv": "im2col"},
-}
+    "numpy": {"size": 256, "iterations": 100, "conv": "winograd4", "optimizer": "scipy"},
+    "cupy": {"size": 512, "iterations": 500, "conv": "im2col", "optimizer": "lbfgs"},
+}  # bench/RESULTS.md
 NOISE_STD = 50.0  # white-noise init: Gaussian pixels around mid-grey, 0-255 scale
 STOPPED = {
     "nonfinite": "the loss became NaN or infinite; kept the last finite image",
@@ -48,7 +51,8 @@ class Settings:
     preserve_colors: "none", "luminance" (keep the content's colours) or "histogram" (recolour
     the styles to the content's first). conv: "plain" (layers.py), "im2col", "winograd" or
     "winograd4" (fast_layers.py): the same numbers, at different speeds; None: the fastest
-    measured, "winograd4" on a CPU.
+    measured, "winograd4" on a CPU. optimizer: "scipy" (L-BFGS-B on the host, the reference) or
+    "lbfgs" (minimal_nst.lbfgs, on the device); None: scipy on NumPy, lbfgs on CuPy.
     """
 
     size: int | None = None
@@ -60,6 +64,7 @@ class Settings:
     preserve_colors: str = "none"
     pooling: str = "avg"
     conv: str | None = None
+    optimizer: str | None = None
     backend: str | None = None
     weights_path: Any = None
     dtype: str = "float32"
@@ -148,7 +153,7 @@ def _check_resources(target_rgb, style_rgbs, s, loss, xp):
     check_fits(fit_shape(*reference.shape[:2], scale_sizes(s.size, s.scales)[0]), layers)
     shape = fit_shape(*reference.shape[:2], s.size)
     style_shapes = [fit_shape(*r.shape[:2], round(s.size * s.style_scale)) for r in style_rgbs]
-    problem = memory_problem(shape, style_shapes, layers, xp)
+    problem = memory_problem(shape, style_shapes, layers, xp, s.optimizer)
     if problem:
         raise StylizeError(problem)
 
@@ -171,7 +176,9 @@ def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
         tags = {"scale": k + 1, "of": len(sizes)}
         record = _recorder(result.history, objective, tags, shape, callback)
         x0 = initial_image(x_rgb, shape, s.seed)
-        x_best, result.stopped = lbfgs(objective, x0, s.iterations, xp, s.dtype, record, stop)
+        x_best, result.stopped = lbfgs(
+            objective, x0, s.iterations, xp, s.dtype, record, stop, s.optimizer
+        )
         x_rgb = deprocess(x_best)
         if result.stopped:
             break
@@ -207,53 +214,71 @@ def _recorder(history, objective, tags, shape, callback):
     return on_iteration
 
 
-def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None, stop=None):
-    """Minimise objective from x0 (host float64, (1, 3, H, W)) with L-BFGS-B in the pixel range.
+def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None, stop=None, optimizer="scipy"):
+    """Minimise objective from x0 (host float64, (1, 3, H, W)) within the pixel range: scipy's
+    L-BFGS-B on the host ("scipy"), or minimal_nst.lbfgs on the backend's arrays ("lbfgs").
 
-    Returns (the best image evaluated, host float64; "" or how it stopped early). Each
-    evaluation moves the image to the device and its gradient back: the one transfer.
-    stop: a StopSignals whose flag is checked between evaluations (None: never stops).
+    Returns (the best image evaluated, where it lives; "" or how it stopped early).
+    on_iteration(x, seconds) after each iteration. stop: a StopSignals whose flag is checked
+    between evaluations (None: never stops).
     """
-    shape, start, best = x0.shape, time.time(), {"loss": math.inf, "x": x0}
-    stop = stop or StopSignals()
-
-    def loss_and_grad(v):
-        stop.check()
-        with np.errstate(over="ignore", invalid="ignore"):  # a NaN is reported, not warned
-            loss, grad = objective.loss_and_grad(xp.asarray(v.reshape(shape), dtype=dtype))
-        if not math.isfinite(loss):
-            raise NonFinite
-        if loss < best["loss"]:
-            best["loss"], best["x"] = loss, v.reshape(shape).copy()
-        return loss, to_numpy(grad).astype(np.float64).ravel()
-
-    def callback(intermediate_result):
-        if on_iteration:
-            on_iteration(intermediate_result.x, round(time.time() - start, 3))
-        stop.check()
-
+    watch = Watch(objective, stop or StopSignals(), x0)
+    run = _scipy_lbfgs if optimizer == "scipy" else _device_lbfgs
     try:
-        _minimize(loss_and_grad, x0, iterations, callback)
+        run(watch, x0, iterations, xp, dtype, on_iteration)
     except NonFinite:
-        return best["x"], "nonfinite"
+        return watch.best_x, "nonfinite"
     except (Interrupted, KeyboardInterrupt):
-        return best["x"], "interrupted"
-    return best["x"], ""
+        return watch.best_x, "interrupted"
+    return watch.best_x, ""
 
 
 class NonFinite(Exception):
     """The loss became NaN or infinite: stop and keep the best finite image."""
 
 
-def _minimize(loss_and_grad, x0, iterations, callback):
-    low, high = pixel_bounds(x0.shape)
+class Watch:
+    """The objective as an optimiser calls it: the stop flag checked before each evaluation, a
+    NaN or infinite loss ends the run, and the best image evaluated is kept where it lives."""
+
+    def __init__(self, objective, stop, x0):
+        self.objective, self.stop = objective, stop
+        self.best_loss, self.best_x, self.start = math.inf, x0, time.time()
+
+    def __call__(self, x, keep=None):
+        """(loss, gradient) at x; keep: what to copy if x is the best so far (default: x)."""
+        self.stop.check()
+        with np.errstate(over="ignore", invalid="ignore"):  # a NaN is reported, not warned
+            loss, grad = self.objective.loss_and_grad(x)
+        if not math.isfinite(loss):
+            raise NonFinite
+        if loss < self.best_loss:
+            self.best_loss, self.best_x = loss, (x if keep is None else keep).copy()
+        return loss, grad
+
+    def iteration(self, x, on_iteration):
+        if on_iteration:
+            on_iteration(x, round(time.time() - self.start, 3))
+        self.stop.check()
+
+
+def _scipy_lbfgs(watch, x0, iterations, xp, dtype, on_iteration):
+    """scipy's L-BFGS-B on the host: each evaluation moves the image to the device and its
+    gradient back, in float64."""
+    shape = x0.shape
+
+    def loss_and_grad(v):
+        loss, grad = watch(xp.asarray(v.reshape(shape), dtype=dtype), keep=v.reshape(shape))
+        return loss, to_numpy(grad).astype(np.float64).ravel()
+
+    low, high = pixel_bounds(shape)
     scipy.optimize.minimize(
         loss_and_grad,
         x0.ravel(),
         jac=True,
         method="L-BFGS-B",
         bounds=scipy.optimize.Bounds(low.ravel(), high.ravel()),
-        callback=callback,
+        callback=lambda x: watch.iteration(x, on_iteration),  # scipy passes a copy of x
         options={
             "maxiter": iterations,
             "maxfun": 2 * iterations + 20,
@@ -261,3 +286,11 @@ def _minimize(loss_and_grad, x0, iterations, callback):
             "gtol": 1e-12,
         },
     )
+
+
+def _device_lbfgs(watch, x0, iterations, xp, dtype, on_iteration):
+    """minimal_nst.lbfgs on the backend's arrays: the image moves to the device once, and back
+    only when a callback asks to see it."""
+    low, high = (xp.asarray(bound[:, :, :1, :1], dtype) for bound in pixel_bounds(x0.shape))
+    callback = lambda x: watch.iteration(x, on_iteration)  # noqa: E731
+    minimize_on_device(watch, xp.asarray(x0, dtype), iterations, low, high, callback)

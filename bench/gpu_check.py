@@ -1,0 +1,209 @@
+"""One prepared run for the next lent GPU: every check and measurement in one go, each step in
+its own process with its own time limit, logged into one folder with one summary table.
+
+    python bench/gpu_check.py [--out bench/out/gpu_check] [--dry-run]
+
+The GPU machine receives at most 64 MiB of files a run and has no package registry: carry
+weights/vgg19_weights_float16.h5 (made here by bench/half_weights.py; verified on arrival and
+loaded as float32, by both sides of every comparison) and put the project on PYTHONPATH.
+
+Steps (planned seconds on an H200, from the CPU runs of each step scaled by the GPU's speed,
+plus about 10 s to start each Python process with CuPy and the weights):
+  weights  the float16 copy is there and verified                                        5
+  device   GPU, driver, CUDA, CuPy, PyTorch, NumPy                                       10
+  tests    the GPU-marked tests on real CuPy (pytest -m gpu)                            120
+  check    minimal-nst check --backend cupy: every gradient by finite differences        20
+  bench    bench_vgg.py --device gpu, 512/1024/2048 px, CuPy im2col against PyTorch     150
+  cli      minimal-nst, 512 px x 500 iterations, with each optimiser                     90
+  largest  the largest longest side that fits, the memory estimate beside the peak        60
+in all about 8 minutes; every step stops at its own limit, so the whole stays under 10.
+
+--dry-run runs every step at toy sizes on the CuPy stand-in (tests/fake_cupy.py, NumPy underneath)
+and makes the float16 copy if it is missing: CI runs it, so the script cannot rot.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HALF = ROOT / "weights" / "vgg19_weights_float16.h5"
+NST = [sys.executable, str(ROOT / "scripts" / "stylize.py")]
+
+
+def steps(out, dry):
+    """(name, command, seconds allowed, what to pick from its output) for every step."""
+    py, here = sys.executable, __file__
+    size, iters = ("32", "3") if dry else ("512", "500")
+    sizes = ["32"] if dry else ["512", "1024", "2048"]
+    impls = ["minimal_nst im2col"] + ([] if dry else ["pytorch"])  # no CUDA PyTorch when dry
+    peak = ["--peak-n", "256"] if dry else []  # the stand-in's matrix product runs on the CPU
+    bench = [
+        py,
+        str(ROOT / "bench" / "bench_vgg.py"),
+        "--device",
+        "gpu",
+        "--sizes",
+        *sizes,
+        "--repeats",
+        "1" if dry else "2",
+        "--impls",
+        *impls,
+        *peak,
+        "--output",
+        str(out),
+    ]
+    tests = [py, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", str(ROOT / "tests")]
+    cli = {
+        opt: [
+            *NST,
+            "--size",
+            size,
+            "--iterations",
+            iters,
+            "--optimizer",
+            opt,
+            "--backend",
+            "cupy",
+            "--weights",
+            str(HALF),
+            "--print-every",
+            "0",
+            "--output",
+            str(out / f"cli_{opt}.png"),
+        ]
+        for opt in ("lbfgs", "scipy")
+    }
+    largest = ["48", "64"] if dry else ["2048", "4096", "8192", "11585"]
+    return [
+        ("weights", [py, here, "--weights", *(["make"] if dry else [])], 60, r"verified.*"),
+        ("device", [py, here, "--device-info"], 60, r"GPU: .*"),
+        ("tests", tests, 300, r"\d+ passed.*|\d+ failed.*"),
+        ("check", [*NST, "check", "--backend", "cupy", "--weights", str(HALF)], 120,
+         r"all checks passed|\d+ check\(s\) FAILED"),
+        ("bench", bench, 240, r"wrote .*"),
+        ("cli lbfgs", cli["lbfgs"], 120, r"saved .*"),
+        ("cli scipy", cli["scipy"], 150, r"saved .*"),
+        ("largest", [py, here, "--largest", *largest], 120, r"largest: .*"),
+    ]  # fmt: skip
+
+
+def run_step(name, command, seconds, pick, out, env):
+    """Run one step, its output into OUT/NAME.log: (status, seconds, the line it picked)."""
+    start = time.time()
+    log = out / f"{name.replace(' ', '_')}.log"
+    try:
+        proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=seconds)  # fmt: skip
+        text, status = proc.stdout + proc.stderr, "ok" if proc.returncode == 0 else "failed"
+    except subprocess.TimeoutExpired as e:
+        text, status = f"{e.stdout or ''}{e.stderr or ''}", f"timeout ({seconds} s)"
+    log.write_text(text if isinstance(text, str) else text.decode(errors="replace"))
+    found = re.findall(pick, text if isinstance(text, str) else "")
+    return status, time.time() - start, found[-1].strip() if found else ""
+
+
+def weights(make):
+    """The float16 copy verified (made first where it is missing and `make` says so)."""
+    from minimal_nst.weights import VGG19_HALF, verify
+
+    if make and not HALF.exists():
+        sys.path.insert(0, str(ROOT / "bench"))
+        from half_weights import main as make_half
+
+        make_half([])
+    problem = verify(HALF, VGG19_HALF) if HALF.exists() else "missing: bench/half_weights.py"
+    print(f"{HALF.name}: {problem or 'verified'}")
+    return 1 if problem else 0
+
+
+def device_info():
+    """The GPU, its driver and the libraries, one line each."""
+    import cupy
+    import numpy
+
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    print(f"GPU: {props['name'].decode()}, {props['totalGlobalMem'] / 2**30:.0f} GiB")
+    print(f"CuPy {cupy.__version__}, NumPy {numpy.__version__}, Python {sys.version.split()[0]}")
+    try:
+        import torch
+
+        print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}")
+    except ImportError:
+        print("PyTorch: not installed")
+    return 0
+
+
+def largest(sides):
+    """One evaluation at each longest side in turn: the memory estimate beside the pool's peak,
+    until one does not fit. Prints the largest that fitted."""
+    import cupy
+
+    from minimal_nst import VGG19, LossOptions, Objective
+    from minimal_nst.image import fit_shape, load_image, preprocess, resize
+    from minimal_nst.memory import estimate_memory
+    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+
+    net = VGG19.from_hdf5(HALF, xp=cupy)
+    photo, painting = load_image(default_content_path()), load_image(DEFAULT_STYLE)
+    fitted = None
+    for side in map(int, sides):
+        shape = fit_shape(*photo.shape[:2], side)
+        pool = cupy.get_default_memory_pool()
+        pool.free_all_blocks() if hasattr(pool, "free_all_blocks") else None
+        estimate, _ = estimate_memory(shape, [shape], 29, optimizer="lbfgs")
+        try:
+            content = preprocess(resize(photo, shape), cupy)
+            style = preprocess(resize(painting, shape), cupy)
+            objective = Objective(net, content, [style], LossOptions(beta=1e3))
+            objective.loss_and_grad(content)
+        except Exception as e:  # out of memory: the one before was the largest
+            print(f"{side} px: does not fit ({type(e).__name__}); estimate {gib(estimate)}")
+            break
+        print(f"{side} px: fits; estimate {gib(estimate)}, pool peak {gib(pool.total_bytes())}")
+        fitted = side
+        del content, style, objective
+    print(f"largest: {fitted} px")
+    return 0
+
+
+def gib(n):
+    return f"{n / 2**30:.2f} GiB"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "gpu_check")
+    p.add_argument("--dry-run", action="store_true", help="toy sizes, on the CuPy stand-in")
+    p.add_argument("--weights", nargs="*", help=argparse.SUPPRESS)
+    p.add_argument("--device-info", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--largest", nargs="+", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.weights is not None:
+        return weights("make" in args.weights)
+    if args.device_info:
+        return device_info()
+    if args.largest:
+        return largest(args.largest)
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, MINIMAL_NST_WEIGHTS=str(HALF), PYTHONUNBUFFERED="1")
+    path = [str(ROOT)] + ([str(ROOT / "tests")] if args.dry_run else [])
+    env["PYTHONPATH"] = os.pathsep.join(path + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    if args.dry_run:
+        env["MINIMAL_NST_FAKE_CUPY"] = "1"  # tests/sitecustomize.py installs it everywhere
+    rows = ["| step | status | seconds | result |", "|---|---|---|---|"]
+    for name, command, seconds, pick in steps(args.out, args.dry_run):
+        status, spent, found = run_step(name, command, seconds, pick, args.out, env)
+        rows.append(f"| {name} | {status} | {spent:.0f} | {found} |")
+        print(rows[-1], flush=True)
+    (args.out / "summary.md").write_text("\n".join(rows) + "\n")
+    print(f"wrote {args.out / 'summary.md'}")
+    return 0 if all("| ok |" in row for row in rows[2:]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
