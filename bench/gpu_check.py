@@ -7,16 +7,22 @@ The GPU machine receives at most 64 MiB of files a run and has no package regist
 weights/vgg19_weights_float16.h5 (made here by bench/half_weights.py; verified on arrival and
 loaded as float32, by both sides of every comparison) and put the project on PYTHONPATH.
 
-Steps (planned seconds on an H200, from the CPU runs of each step scaled by the GPU's speed,
-plus about 10 s to start each Python process with CuPy and the weights):
-  weights  the float16 copy is there and verified                                        5
-  device   GPU, driver, CUDA, CuPy, PyTorch, NumPy                                       10
-  tests    the GPU-marked tests on real CuPy (pytest -m gpu)                            120
-  check    minimal-nst check --backend cupy: every gradient by finite differences        20
-  bench    bench_vgg.py --device gpu, 512/1024/2048 px, CuPy im2col against PyTorch     150
-  cli      minimal-nst, 512 px x 500 iterations, with each optimiser                     90
-  largest  the largest longest side that fits, the memory estimate beside the peak        60
-in all about 8 minutes; every step stops at its own limit, so the whole stays under 10.
+Steps, with the seconds planned on an H200. The plan is an estimate, not a measurement: about
+10 s to start a Python process with CuPy, CUDA and the weights; CuPy compiling each elementwise
+kernel once on first use (a second or so each); one evaluation at 512 px about 15 ms (a few
+hundred GFLOP at fp32), growing with the pixels; scipy's host side 0.2 s an iteration at 512 px
+(measured on the CPU machine):
+  weights    the float16 copy is there and verified                                         5
+  device     GPU, driver, CUDA, CuPy, PyTorch, NumPy                                       10
+  tests      the 164 GPU-marked tests on real CuPy (44 s on the stand-in, plus compiling)  120
+  check      minimal-nst check --backend cupy: every gradient by finite differences        20
+  bench      bench_vgg.py --device gpu, 512/1024/2048 px, CuPy im2col and PyTorch: 7
+             worker processes (10 s each, and their evaluations)                           90
+  cli lbfgs  minimal-nst, 512 px x 500 iterations, the device L-BFGS (500 x 15 ms + 10)     20
+  cli scipy  the same with scipy's L-BFGS-B (500 x 0.2 s on the host + 10)                 120
+  largest    the largest longest side that fits, the memory estimate beside the peak        60
+in all about 7.5 minutes. Each step stops at its own limit and the whole run at --budget
+(540 s), and the summary is rewritten after every step, so a run cut short keeps what it did.
 
 --dry-run runs every step at toy sizes on the CuPy stand-in (tests/fake_cupy.py, NumPy underneath)
 and makes the float16 copy if it is missing: CI runs it, so the script cannot rot.
@@ -50,7 +56,7 @@ def steps(out, dry):
         "--sizes",
         *sizes,
         "--repeats",
-        "1" if dry else "2",
+        "1",
         "--impls",
         *impls,
         *peak,
@@ -94,16 +100,20 @@ def steps(out, dry):
 
 def run_step(name, command, seconds, pick, out, env):
     """Run one step, its output into OUT/NAME.log: (status, seconds, the line it picked)."""
+    if seconds < 1:
+        return "not run (budget spent)", 0.0, ""
     start = time.time()
     log = out / f"{name.replace(' ', '_')}.log"
     try:
         proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
                               timeout=seconds)  # fmt: skip
         text, status = proc.stdout + proc.stderr, "ok" if proc.returncode == 0 else "failed"
-    except subprocess.TimeoutExpired as e:
-        text, status = f"{e.stdout or ''}{e.stderr or ''}", f"timeout ({seconds} s)"
-    log.write_text(text if isinstance(text, str) else text.decode(errors="replace"))
-    found = re.findall(pick, text if isinstance(text, str) else "")
+    except subprocess.TimeoutExpired as e:  # what it printed so far may come back as bytes
+        parts = [p.decode(errors="replace") if isinstance(p, bytes) else p or "" for p in
+                 (e.stdout, e.stderr)]  # fmt: skip
+        text, status = "".join(parts), f"timeout ({seconds:.0f} s)"
+    log.write_text(text)
+    found = re.findall(pick, text)
     return status, time.time() - start, found[-1].strip() if found else ""
 
 
@@ -179,6 +189,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "gpu_check")
     p.add_argument("--dry-run", action="store_true", help="toy sizes, on the CuPy stand-in")
+    p.add_argument("--budget", type=float, default=540, help="seconds for the whole run")
     p.add_argument("--weights", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("--device-info", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--largest", nargs="+", help=argparse.SUPPRESS)
@@ -195,12 +206,16 @@ def main(argv=None):
     env["PYTHONPATH"] = os.pathsep.join(path + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     if args.dry_run:
         env["MINIMAL_NST_FAKE_CUPY"] = "1"  # tests/sitecustomize.py installs it everywhere
-    rows = ["| step | status | seconds | result |", "|---|---|---|---|"]
+    rows, end = (
+        ["| step | status | seconds | result |", "|---|---|---|---|"],
+        time.time() + args.budget,
+    )
     for name, command, seconds, pick in steps(args.out, args.dry_run):
-        status, spent, found = run_step(name, command, seconds, pick, args.out, env)
+        limit = min(seconds, end - time.time())
+        status, spent, found = run_step(name, command, limit, pick, args.out, env)
         rows.append(f"| {name} | {status} | {spent:.0f} | {found} |")
         print(rows[-1], flush=True)
-    (args.out / "summary.md").write_text("\n".join(rows) + "\n")
+        (args.out / "summary.md").write_text("\n".join(rows) + "\n")  # kept if the run is cut
     print(f"wrote {args.out / 'summary.md'}")
     return 0 if all("| ok |" in row for row in rows[2:]) else 1
 
