@@ -1,8 +1,9 @@
 """Where the array module (`xp`) is chosen: CuPy on a GPU, NumPy otherwise.
 
 Every op asks its input which module it belongs to (`get_array_module(x)`), so the same code runs
-on both. The choice of where the arrays live is made once, here, and the only host/device
-transfer is at the optimizer boundary (`minimal_nst.stylize`).
+on both. The choice of where the arrays live is made once, here. Host/device transfers happen
+only at the optimiser's boundary (`minimal_nst.stylize`): an image up and a gradient down per
+evaluation with scipy's L-BFGS-B, none with minimal_nst.lbfgs until the result comes back.
 """
 
 import importlib.util

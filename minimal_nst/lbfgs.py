@@ -35,7 +35,7 @@ class Pairs:
         """Keep (s, y) if it has positive curvature y^T s > 0 (Eq. 6.7), else skip it: the
         update would lose positive definiteness (Nocedal & Wright, Sec. 7.2)."""
         sy = float(xp.vdot(y, s))
-        if sy <= 1e-10 * float(xp.vdot(y, y)):
+        if sy <= 1e-10 * float(xp.vdot(y, y)):  # 0 up to rounding: 1/sy would blow up H
             return
         self.items.append((s, y, 1.0 / sy))
         del self.items[: -self.m]
