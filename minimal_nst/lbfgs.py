@@ -126,19 +126,39 @@ def zoom(f, start, lo, hi, d, low, high, xp):
 
 
 def interpolate(lo, hi):
-    """The minimiser of the cubic through phi and phi' at lo and hi (Eq. 3.59), or the midpoint
-    where the cubic has none or puts it within a tenth of the interval of either end."""
+    """The next trial between lo and hi, phi(hi) >= phi(lo): Moré & Thuente's rule for a trial
+    above the best (1994, case 1; MINPACK's dcstep, inside scipy's L-BFGS-B): the cubic's
+    minimiser if it is nearer lo than the quadratic's, else halfway between the two (the cubic
+    alone may jump too far from the best point); the midpoint where neither lies inside."""
+    a, b = sorted((lo.t, hi.t))
+    inside = lambda t: t is not None and a < t < b  # noqa: E731
+    cubic, quadratic = cubic_minimiser(lo, hi), quadratic_minimiser(lo, hi)
+    if not inside(cubic):
+        return quadratic if inside(quadratic) else 0.5 * (a + b)
+    if not inside(quadratic) or abs(cubic - lo.t) < abs(quadratic - lo.t):
+        return cubic
+    return cubic + 0.5 * (quadratic - cubic)
+
+
+def cubic_minimiser(lo, hi):
+    """The minimiser of the cubic through phi and phi' at lo and hi (Eq. 3.59), or None."""
     d1 = lo.slope + hi.slope - 3 * (lo.f - hi.f) / (lo.t - hi.t)
     root = d1 * d1 - lo.slope * hi.slope
-    if root > 0:
-        d2 = math.copysign(math.sqrt(root), hi.t - lo.t)
-        denominator = hi.slope - lo.slope + 2 * d2
-        if denominator != 0:
-            t = hi.t - (hi.t - lo.t) * (hi.slope + d2 - d1) / denominator
-            a, b = sorted((lo.t, hi.t))
-            if a + 0.1 * (b - a) <= t <= b - 0.1 * (b - a):
-                return t
-    return 0.5 * (lo.t + hi.t)
+    if root <= 0:
+        return None
+    d2 = math.copysign(math.sqrt(root), hi.t - lo.t)
+    denominator = hi.slope - lo.slope + 2 * d2
+    if denominator == 0:
+        return None
+    return hi.t - (hi.t - lo.t) * (hi.slope + d2 - d1) / denominator
+
+
+def quadratic_minimiser(lo, hi):
+    """The minimiser of the quadratic through phi(lo), phi'(lo) and phi(hi) (Eq. 3.57's, about
+    lo), or None: q(t) = phi(lo) + phi'(lo) (t - lo) + c (t - lo)^2 with q(hi) = phi(hi)."""
+    span = hi.t - lo.t
+    c = (hi.f - lo.f - lo.slope * span) / (span * span)
+    return lo.t - lo.slope / (2 * c) if c > 0 else None
 
 
 def minimize(f, x0, iterations, low, high, callback=None, m=HISTORY):

@@ -6,9 +6,21 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from conftest import SAME_SUMS_64, generated_photo, generated_stripes
+from conftest import SAME_SUMS_64
 from minimal_nst import stylize
-from minimal_nst.lbfgs import C1, C2, Pairs, Point, minimize, two_loop, wolfe_search
+from minimal_nst.lbfgs import (
+    C1,
+    C2,
+    Pairs,
+    Point,
+    cubic_minimiser,
+    interpolate,
+    minimize,
+    quadratic_minimiser,
+    two_loop,
+    wolfe_search,
+)
+from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
 
 
 def random_pairs(rng, n=12, m=4):
@@ -61,6 +73,19 @@ def test_the_line_search_step_meets_both_strong_wolfe_conditions():
     assert abs(p.slope) <= C2 * abs(start.slope)
 
 
+def test_on_a_parabola_the_interpolation_lands_on_its_minimum():
+    """phi(t) = (t - 0.3)^2 between lo = 0 and hi = 1: the quadratic through phi(lo), phi'(lo)
+    and phi(hi), and the cubic through phi and phi' at both ends, are phi itself, so each
+    minimiser, and the next trial, is 0.3 to rounding; a wrong sign or term moves it away."""
+    lo = Point(0.0, 0.09, -0.6, None, None)
+    hi = Point(1.0, 0.49, 1.4, None, None)
+    for t in (quadratic_minimiser(lo, hi), cubic_minimiser(lo, hi), interpolate(lo, hi)):
+        assert abs(t - 0.3) < 1e-12
+    assert abs(quadratic_minimiser(hi, lo) - 0.3) < 1e-12  # about the other end
+    bends_down = Point(1.0, -2.0, 0.0, None, None)  # phi(1) below the tangent at lo: c < 0
+    assert quadratic_minimiser(lo, bends_down) is None
+
+
 def bounded_quadratic(n=200, seed=0):
     """f(x) = 1/2 (x - c)^T Q (x - c) on [-1, 1]^n with a known minimiser x*: a third of its
     coordinates free, a third at each bound, and the gradient at x* pointing outward there
@@ -103,19 +128,19 @@ def test_every_iterate_lies_in_the_box_and_lowers_the_loss():
 
 
 @pytest.mark.parametrize("init", ["content", "noise"])
-def test_on_the_papers_objective_it_keeps_pace_with_scipy(vgg_numpy, init):
-    """Two L-BFGS variants on a nonconvex loss take different paths, and either may end lower
-    (bench/RESULTS.md measures them side by side); from noise, scipy's own result moves by
-    tens of percent from one seed to the next. Twice scipy's loss would be an optimiser that
-    lags, not one that merely took another path."""
-    photo, stripes = generated_photo(), generated_stripes()
+def test_on_the_papers_objective_it_gets_as_far_as_scipy(vgg_numpy, init):
+    """The demo's photo and painting at 128 px: after 25, 50 and 100 iterations the device
+    L-BFGS's loss is within 2% of scipy's (the bar issue 22 set: more than that after the same
+    iterations would be an optimiser that lags). On a nonconvex loss the two take different
+    paths and either may end lower, so only the upper side is held; bench/RESULTS.md has this
+    pair and two others, at 128 and 256 px."""
     totals = {}
     for optimizer in ("scipy", "lbfgs"):
-        run = stylize(photo, stripes, net=vgg_numpy, size=64, iterations=25, init=init,
-                      optimizer=optimizer)  # fmt: skip
-        totals[optimizer] = run.history[-1]["total"]
-        assert len(run.history) == 25 and not run.stopped
-    assert totals["lbfgs"] < 2 * totals["scipy"], totals
+        run = stylize(default_content_path(), DEFAULT_STYLE, net=vgg_numpy, size=128,
+                      iterations=100, init=init, optimizer=optimizer)  # fmt: skip
+        assert len(run.history) == 100 and not run.stopped
+        totals[optimizer] = np.array([run.history[k - 1]["total"] for k in (25, 50, 100)])
+    assert (totals["lbfgs"] <= 1.02 * totals["scipy"]).all(), totals
 
 
 def test_the_optimiser_benchmark_runs_at_toy_size(capsys):
