@@ -44,7 +44,7 @@ def figure_default(script):
 
 def test_what_runs_write_by_default_is_ignored(checkout):
     """The demo's image and side files (snapshots too), a batch's folder, the figure scripts'
-    images and tiles, each where a run from the top level puts it."""
+    images and tiles, the quality study's folder, each where a run from the top level puts it."""
     output = Path(build_parser().get_default("output"))
     written = [str(p) for p in side_files(output, total_iterations=20, save_every=10)]
     batch = build_batch_parser().get_default("output_dir")
@@ -52,6 +52,7 @@ def test_what_runs_write_by_default_is_ignored(checkout):
     for script in ("reconstruct", "tradeoff", "spatial_control"):
         name = figure_default(script)
         written += [name, f"{Path(name).stem}_tiles/batch.csv"]
+    written += ["quality/QUALITY.md", "quality/sheets/hopper-demo.png"]  # bench/quality.py's --out
     ignored = set(git("check-ignore", "--no-index", *written))
     assert set(written) <= ignored, f"not ignored: {sorted(set(written) - ignored)}"
 

@@ -1,0 +1,306 @@
+"""Quality study: how much of the painting arrives, setting by setting, as one `minimal-nst batch`.
+
+    python bench/quality.py [--size 256] [--settings sweep] [--out quality] [--report FILE]
+    python bench/quality.py --dry-run          # every step at toy size (CI runs it)
+
+Three photos (matplotlib's Grace Hopper and Minduka, scikit-image's rocket: public domain or the
+libraries' own sample data) x three paintings (the demo's, Turner's *The Shipwreck* and
+Matisse's *Woman with a Hat* from ../shared/images), each under every setting of --settings, all
+jobs in one manifest run by `minimal-nst batch` (a rerun skips the finished ones, so an
+interrupted study resumes). Then, for each output, on one yardstick that does not depend on the
+setting's own weights (yardstick):
+- content distance: |F - P|^2 / |P|^2 at relu4_2, the output against the photo;
+- style distance: the mean over relu1_1..relu5_1 of |G - A|^2 / |A|^2, G = F F^T / M the Gram
+  matrix per position, the output against the painting at the output's size; at full and at
+  half resolution (both images downsampled 2x first: the painting's large-scale structure).
+Outputs: the batch's folder (images, batch.csv), a contact sheet per pair (sheets/), and a
+Markdown report (--report, default OUT/QUALITY.md) with the machine named.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from minimal_nst.image import atomic_write, fit_shape, load_image, preprocess, resize  # noqa: E402
+from minimal_nst.losses import CONTENT_LAYERS, STYLE_LAYERS, default_beta  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
+TIMINGS = "timings.json"  # each job's seconds, kept across reruns (a skipped job has none)
+
+# Each setting changes today's defaults in one knob (or two that go together), so that each
+# knob's effect is seen alone; "beta": a multiple of default_beta(size). In the order they run
+# (a study cut short has the first ones whole). Why these knobs: beta, the ratio alpha/beta of
+# Eq. 7 (the paper's Fig. 3); the init and the iterations (the paper starts from white noise);
+# coarse to fine and the style's scale (Gatys et al. 2017, "Controlling Perceptual Factors":
+# scale control and its coarse-to-fine procedure; jcjohnson/neural-style's -style_scale).
+SWEEP = {
+    "today": {},
+    "beta x10": {"beta": 10},
+    "2 scales": {"scales": 2},
+    "3 scales": {"scales": 3},
+    "noise init": {"init": "noise"},
+    "beta x3": {"beta": 3},
+    "beta x30": {"beta": 30},
+    "200 iterations": {"iterations": 200},
+    "style scale 2": {"style-scale": 2},
+    "style scale 0.5": {"style-scale": 0.5},
+    "500 iterations": {"iterations": 500},
+    "noise, 500 it.": {"init": "noise", "iterations": 500},
+}
+SETTINGS = {"sweep": SWEEP, "today": {"today": {}}}
+
+
+def photos(folder):
+    """{name: path}: two of matplotlib's sample photos and scikit-image's rocket, written once
+    into `folder` (the batch reads files)."""
+    import matplotlib.cbook
+    import skimage.data
+    from PIL import Image
+
+    rocket = folder / "rocket.png"
+    if not rocket.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(rocket, lambda f: Image.fromarray(skimage.data.rocket()).save(f, "PNG"))
+    sample = lambda name: matplotlib.cbook.get_sample_data(name, asfileobj=False)  # noqa: E731
+    return {
+        "hopper": Path(sample("grace_hopper.jpg")),
+        "minduka": Path(sample("Minduka_Present_Blue_Pack.png")),
+        "rocket": rocket,
+    }
+
+
+def paintings():
+    """{name: path}: the demo's painting and the two public-domain ones in ../shared."""
+    from minimal_nst.stylize import DEFAULT_STYLE
+
+    return {
+        "demo": Path(DEFAULT_STYLE),
+        "turner": SHARED / "turner_the_shipwreck_1805.jpg",
+        "matisse": SHARED / "matisse_woman_with_a_hat_1905.jpg",
+    }
+
+
+def job_name(photo, painting, setting):
+    return f"{photo}-{painting}-{setting.replace(' ', '_').replace('.', '')}"
+
+
+def manifest_rows(pairs, settings, size, iterations=None):
+    """One manifest row per setting and pair, the batch's own option names as columns; setting
+    by setting, so that a study cut short has whole settings."""
+    rows = []
+    for setting, knobs in settings.items():
+        for (photo, photo_path), (painting, painting_path) in pairs:
+            row = {"name": job_name(photo, painting, setting), "content": str(photo_path),
+                   "style": str(painting_path), "size": size}  # fmt: skip
+            for knob, value in knobs.items():
+                if knob == "beta":
+                    row["style-weight"] = f"{value * default_beta(size):g}"
+                else:
+                    row[knob] = value
+            if iterations is not None:  # the dry run's toy count replaces every setting's
+                row["iterations"] = iterations
+            rows.append(row)
+    return rows
+
+
+def write_manifest(path, rows):
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def run_batch(manifest, out, workers):
+    """The study as one `minimal-nst batch`; its timings kept for the jobs it ran."""
+    from minimal_nst.cli import main as cli
+
+    argv = ["batch", "--manifest", str(manifest), "--output-dir", str(out)]
+    code = cli(argv + (["--workers", str(workers)] if workers else []))
+    if code != 0:
+        raise SystemExit(f"quality: the batch exited with {code}; see {out / 'batch.csv'}")
+    timings = json.loads((out / TIMINGS).read_text()) if (out / TIMINGS).exists() else {}
+    with open(out / "batch.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["status"] == "done":
+                timings[row["job"]] = float(row["seconds"])
+    (out / TIMINGS).write_text(json.dumps(timings, indent=1, sort_keys=True))
+    return timings
+
+
+def grams(net, rgb):
+    """{style layer: G = F F^T / M} and relu4_2's F of an RGB image, in float64."""
+    from minimal_nst.objective import as_matrix
+
+    feats, _ = net.forward(preprocess(rgb), STYLE_LAYERS + CONTENT_LAYERS)
+    F = {name: as_matrix(v).astype(np.float64) for name, v in feats.items()}
+    return {n: F[n] @ F[n].T / F[n].shape[1] for n in STYLE_LAYERS}, F[CONTENT_LAYERS[0]]
+
+
+def style_distance(G, A):
+    """The mean over layers of |G_l - A_l|^2 / |A_l|^2: 0 is the painting's statistics."""
+    return float(np.mean([np.sum((G[n] - A[n]) ** 2) / np.sum(A[n] ** 2) for n in A]))
+
+
+def halved(rgb):
+    h, w = rgb.shape[:2]
+    return resize(rgb, (max(1, h // 2), max(1, w // 2)))
+
+
+def yardstick(net, output, photo, painting):
+    """(content distance, style distance, style distance at half resolution) of `output`."""
+    shape = output.shape[:2]
+    photo = resize(photo, shape)
+    painting = resize(painting, fit_shape(*painting.shape[:2], max(shape)))
+    G, F = grams(net, output)
+    _, P = grams(net, photo)
+    A, _ = grams(net, painting)
+    G2, A2 = grams(net, halved(output))[0], grams(net, halved(painting))[0]
+    content = float(np.sum((F - P) ** 2) / np.sum(P**2))
+    return content, style_distance(G, A), style_distance(G2, A2)
+
+
+def measure(net, out, pairs, settings, timings):
+    """A row of figures per job that finished: its pair, setting, seconds and yardstick."""
+    rows = []
+    for (photo, photo_path), (painting, painting_path) in pairs:
+        p, a = load_image(photo_path), load_image(painting_path)
+        for setting in settings:
+            name = job_name(photo, painting, setting)
+            image = out / f"{name}.png"
+            if not image.exists():
+                continue
+            content, style, half = yardstick(net, load_image(image), p, a)
+            rows.append({"pair": f"{photo}/{painting}", "setting": setting, "job": name,
+                         "seconds": timings.get(name), "content": content, "style": style,
+                         "style_half": half})  # fmt: skip
+    return rows
+
+
+def contact_sheets(out, pairs, settings, tile=192):
+    """sheets/PHOTO-PAINTING.png: the photo, the painting, then each setting's output, labelled."""
+    (out / "sheets").mkdir(exist_ok=True)
+    for (photo, photo_path), (painting, painting_path) in pairs:
+        tiles = [(photo, photo_path), (painting, painting_path)]
+        tiles += [(s, out / f"{job_name(photo, painting, s)}.png") for s in settings]
+        sheet = contact_sheet([(label, p) for label, p in tiles if Path(p).exists()], tile)
+        atomic_write(
+            out / "sheets" / f"{photo}-{painting}.png", lambda f, s=sheet: s.save(f, "PNG")
+        )
+
+
+def contact_sheet(tiles, tile, cols=7):
+    """One image: each (label, path) fitted into a tile x tile square, its label above it."""
+    from PIL import Image, ImageDraw
+
+    cols = min(len(tiles), cols)
+    sheet = Image.new("RGB", (cols * tile, -(-len(tiles) // cols) * (tile + 16)), "white")
+    for k, (label, path) in enumerate(tiles):
+        rgb = load_image(path)
+        im = Image.fromarray(resize(rgb, fit_shape(*rgb.shape[:2], tile)))
+        x, y = (k % cols) * tile, (k // cols) * (tile + 16)
+        sheet.paste(im, (x + (tile - im.width) // 2, y + 16 + (tile - im.height) // 2))
+        ImageDraw.Draw(sheet).text((x + 4, y + 2), label, fill="black")
+    return sheet
+
+
+def fmt(value, digits=3):
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def geomean(values):
+    return float(np.exp(np.mean(np.log(values)))) if len(values) else None
+
+
+def report(rows, settings, size, machine):
+    """The Markdown report: per setting, each figure's geometric mean over the pairs and the
+    half-resolution style distance's ratio to today's defaults; then every job."""
+    lines = [f"Quality study at {size} px; {machine}.", ""]
+    lines += ["| setting | jobs | seconds (mean) | content | style | style, half res. "
+              "| style half / today's |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    base = {r["pair"]: r["style_half"] for r in rows if r["setting"] == "today"}
+    for setting in settings:
+        mine = [r for r in rows if r["setting"] == setting]
+        seconds = [r["seconds"] for r in mine if r["seconds"] is not None]
+        seconds = float(np.mean(seconds)) if seconds else None
+        ratio = geomean([r["style_half"] / base[r["pair"]] for r in mine if r["pair"] in base])
+        figures = [geomean([r[key] for r in mine]) for key in ("content", "style", "style_half")]
+        if mine:
+            lines.append(f"| {setting} | {len(mine)} | {fmt(seconds)} | "
+                         + " | ".join(map(fmt, figures + [ratio])) + " |")  # fmt: skip
+    lines += ["", "Content and style distances: geometric means over the pairs (lower: nearer "
+              "the photo, nearer the painting).", "", "| pair | setting | seconds | content "
+              "| style | style, half res. |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        figures = [r[key] for key in ("seconds", "content", "style", "style_half")]
+        lines.append(f"| {r['pair']} | {r['setting']} | " + " | ".join(map(fmt, figures)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores, NumPy {np.__version__}"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--settings", default="sweep", help="sweep, today, or names from the sweep, "
+                   "comma-separated")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("quality"))
+    p.add_argument("--report", type=Path, help="default: OUT/QUALITY.md")
+    p.add_argument("--workers", type=int, help="the batch's local workers (default: as measured)")
+    p.add_argument("--dry-run", action="store_true", help="toy size, 2 iterations, 2 settings")
+    args = p.parse_args(argv)
+    settings = chosen_settings(args.settings)
+    size, iterations = (
+        (args.size, None) if not args.dry_run else (64, 2)
+    )  # 32 px halved is too small for relu5_1
+    if args.dry_run:
+        settings = dict(list(settings.items())[:2])
+    return study(args.out, settings, size, iterations, args.workers, args.report)
+
+
+def chosen_settings(text):
+    if text in SETTINGS:
+        return SETTINGS[text]
+    names = [n.strip() for n in text.split(",")]
+    unknown = [n for n in names if n not in SWEEP]
+    if unknown:
+        raise SystemExit(f"quality: unknown setting(s) {unknown}; known: {list(SWEEP)}")
+    return {n: SWEEP[n] for n in names}
+
+
+def study(out, settings, size, iterations, workers, report_path):
+    from minimal_nst import VGG19
+    from minimal_nst.weights import get_weights_path
+
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = [(ph, pa) for ph in photos(out / "inputs").items() for pa in paintings().items()]
+    write_manifest(out / "manifest.csv", manifest_rows(pairs, settings, size, iterations))
+    timings = run_batch(out / "manifest.csv", out, workers)
+    net = VGG19.from_hdf5(get_weights_path())
+    rows = measure(net, out, pairs, settings, timings)
+    contact_sheets(out, pairs, settings)
+    (out / "quality.json").write_text(json.dumps(rows, indent=1))
+    text = report(rows, settings, size, machine())
+    atomic_write(report_path or out / "QUALITY.md", lambda f: f.write(text.encode()))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""bench/quality.py, the quality study: its yardstick measures what it says, and its dry run
+does every step (the batch, the yardstick, the contact sheets, the report) at toy size."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import generated_photo, generated_stripes
+from minimal_nst.image import fit_shape, resize
+
+SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "quality.py"
+
+
+@pytest.fixture(scope="module")
+def quality():
+    spec = importlib.util.spec_from_file_location("quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_photo_itself_is_at_content_distance_0_and_the_painting_at_style_distance_0(
+    quality, vgg_numpy
+):
+    """The yardstick compares an output with the photo at the output's size and with the
+    painting fitted to the output's longer side: the photo is 0 from itself, the painting 0
+    from itself (the same array through the same network; 1e-6 allows float32 rounding), and
+    the photo is far from the painting."""
+    photo, painting = generated_photo(64, 96), generated_stripes(120)
+    fitted = resize(painting, fit_shape(*painting.shape[:2], 96))
+    content, _, _ = quality.yardstick(vgg_numpy, photo, photo, painting)
+    _, style, style_half = quality.yardstick(vgg_numpy, fitted, photo, painting)
+    assert content < 1e-6 and style < 1e-6 and style_half < 1e-6
+    _, style, style_half = quality.yardstick(vgg_numpy, photo, photo, painting)
+    assert style > 1e-3 and style_half > 1e-3  # the photo is not the painting: 1000x rounding
+    assert quality.halved(photo).shape == (32, 48, 3)  # half resolution: both sides halved
+
+
+def test_each_setting_changes_only_its_own_knobs(quality):
+    pairs = [(("p", "p.png"), ("s", "s.png"))]
+    rows = quality.manifest_rows(pairs, quality.SWEEP, 256)
+    assert [r["name"] for r in rows] == [f"p-s-{quality.job_name('', '', n)[2:]}"
+                                         for n in quality.SWEEP]  # fmt: skip
+    today = rows[0]
+    assert set(today) == {"name", "content", "style", "size"}
+    beta = next(r for r in rows if r["name"] == "p-s-beta_x10")
+    assert float(beta["style-weight"]) == pytest.approx(10 * 1e3)  # 10 x default_beta(256)
+
+
+def test_the_study_runs_every_step_at_toy_size(quality, tmp_path):
+    assert quality.main(["--dry-run", "--out", str(tmp_path), "--workers", "1"]) == 0
+    rows = json.loads((tmp_path / "quality.json").read_text())
+    assert len(rows) == 9 * 2  # 3 photos x 3 paintings x the dry run's 2 settings
+    assert all(np.isfinite([r["content"], r["style"], r["style_half"]]).all() for r in rows)
+    assert all(r["seconds"] is not None and r["seconds"] > 0 for r in rows)
+    assert len(list((tmp_path / "sheets").glob("*.png"))) == 9
+    report = (tmp_path / "QUALITY.md").read_text()
+    assert "| today | 9 |" in report and "| beta x10 | 9 |" in report
