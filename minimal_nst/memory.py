@@ -12,7 +12,8 @@ def estimate_memory(shape, style_shapes, deepest, itemsize=4, optimizer="scipy")
 
     Held at once: every layer's output (backward needs them), the largest im2col block and its
     product, the style images' forward passes, the weights, and the optimiser's history: scipy's
-    L-BFGS-B on the host or minimal_nst.lbfgs on the device, both in float64.
+    L-BFGS-B on the host in float64, or minimal_nst.lbfgs on the device (its history in the
+    image's dtype, its iterates in float64).
     """
     kept, transient = _activations(shape, deepest)
     style_peak = max((sum(_activations(s, deepest)) for s in style_shapes), default=0)
@@ -20,7 +21,8 @@ def estimate_memory(shape, style_shapes, deepest, itemsize=4, optimizer="scipy")
     image = 3 * shape[0] * shape[1]
     if optimizer == "scipy":
         return device, 8 * image * (2 * 10 + 8)  # L-BFGS-B: 10 (s, y) pairs + work arrays
-    return device + 8 * image * (2 * 10 + 8), 0  # 10 (s, y) pairs + x, g, d, trials
+    history = itemsize * image * (2 * 10 + 6) + 8 * image * 3  # 10 (s, y), g, d...; x, trial, best
+    return device + history, 0
 
 
 def _activations(shape, deepest):
