@@ -30,15 +30,18 @@ class Pairs:
 
     m: int = HISTORY
     items: list = field(default_factory=list)
+    sy: float = 0.0  # s^T y and y^T y of the newest pair: the scaling of Eq. 7.20, kept
+    yy: float = 0.0  # so that no one computes them again
 
     def add(self, s, y, xp):
         """Keep (s, y) if it has positive curvature y^T s > 0 (Eq. 6.7), else skip it: the
         update would lose positive definiteness (Nocedal & Wright, Sec. 7.2)."""
-        sy = float(xp.vdot(y, s))
-        if sy <= 1e-10 * float(xp.vdot(y, y)):  # 0 up to rounding: 1/sy would blow up H
+        sy, yy = float(xp.vdot(y, s)), float(xp.vdot(y, y))
+        if sy <= 1e-10 * yy:  # 0 up to rounding: 1/sy would blow up H
             return
         self.items.append((s, y, 1.0 / sy))
         del self.items[: -self.m]
+        self.sy, self.yy = sy, yy
 
 
 def two_loop(g, pairs, xp):
@@ -49,8 +52,7 @@ def two_loop(g, pairs, xp):
         alpha = rho * float(xp.vdot(s, q))
         q -= alpha * y
         alphas.append(alpha)
-    s, y, _ = pairs.items[-1]
-    r = q * (float(xp.vdot(s, y)) / float(xp.vdot(y, y)))
+    r = q * (pairs.sy / pairs.yy)
     for (s, y, rho), alpha in zip(pairs.items, reversed(alphas)):
         beta = rho * float(xp.vdot(y, r))
         r += s * (alpha - beta)
@@ -69,8 +71,7 @@ def direction(x, g, pairs, low, high, xp):
     (see minimize): each pixel may move down to low - x and up to high - x."""
     down, up = (low - x).astype(g.dtype), (high - x).astype(g.dtype)  # <= 0 and >= 0
     if pairs.items:
-        s, y, _ = pairs.items[-1]
-        theta = float(xp.vdot(y, y)) / float(xp.vdot(s, y))
+        theta = pairs.yy / pairs.sy
         cauchy = xp.clip(-g / theta, down, up)  # x_c - x
         pinned = (cauchy == down) | (cauchy == up)
         d = xp.clip(xp.where(pinned, cauchy, -two_loop(g * ~pinned, pairs, xp)), down, up)
@@ -92,7 +93,8 @@ class Point(NamedTuple):
 
 def trial(f, x, d, t, low, high, xp):
     """The Point at step t along d, 0 < t <= 1: inside the box (the clip only undoes rounding)."""
-    x_t = xp.clip(x + t * d, low, high)
+    x_t = x + t * d
+    xp.clip(x_t, low, high, out=x_t)
     f_t, g_t = f(x_t)
     return Point(t, f_t, float(xp.vdot(g_t, d)), x_t, g_t)
 
