@@ -1,7 +1,7 @@
 """Benchmark: scipy's L-BFGS-B against minimal_nst.lbfgs, their cost and how far they get.
 
     python bench/optimizers.py [--sizes 256 512 1024] [--iterations 30] [--repeats 3]
-    python bench/optimizers.py --study [--size 128] [--iterations 100]
+    python bench/optimizers.py --study [--size 128] [--iterations 100] [--conv winograd4]
 
 Cost: the objective is made nearly free (a weighted quadratic on an image-sized vector, with
 bounds and a tenth of its optimum outside them, so both optimisers meet the box), and the time
@@ -10,7 +10,9 @@ alternating, the median of the repeats reported.
 
 --study: the paper's objective on three photo/painting pairs (the demo's; the demo photo with
 Turner's Shipwreck; matplotlib's other photo with Matisse's Woman with a Hat, from ../shared),
-from the photo and from noise: each optimiser's loss after 25, 50 and 100 iterations.
+from the photo and from noise: each optimiser's loss after 25, 50 and 100 iterations. Another
+--conv changes only the float32 rounding: against a run with the default, its scipy rows show
+how far scipy moves from itself when nothing but rounding changes.
 Prints Markdown tables.
 """
 
@@ -78,12 +80,12 @@ def pairs():
     ]
 
 
-def study(size, iterations):
+def study(size, iterations, conv="winograd4"):
     """Each pair, each start, each optimiser: the loss at 25, 50 and 100 iterations."""
     from minimal_nst import VGG19, stylize
     from minimal_nst.weights import get_weights_path
 
-    net = VGG19.from_hdf5(get_weights_path(), conv="winograd4")
+    net = VGG19.from_hdf5(get_weights_path(), conv=conv)
     marks = [k for k in (25, 50, 100) if k <= iterations]
     print(f"\n| pair | start | optimiser | {' | '.join(f'loss at {k}' for k in marks)} |")
     print("|---|---|---|" + "---|" * len(marks))
@@ -113,9 +115,10 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--study", action="store_true", help="the paper's objective, 3 pairs")
     p.add_argument("--size", type=int, default=128, help="--study: longest side")
+    p.add_argument("--conv", default="winograd4", help="--study: the network's convolution")
     args = p.parse_args(argv)
     if args.study:
-        return study(args.size, args.iterations) or 0
+        return study(args.size, args.iterations, args.conv) or 0
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     runs = f"{args.iterations} iterations, median of {args.repeats}"
     print(f"{machine}; NumPy {np.__version__}; {runs}")
