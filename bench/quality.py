@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -127,13 +128,18 @@ def run_batch(manifest, out, workers):
     code = cli(argv + (["--workers", str(workers)] if workers else []))
     if code != 0:
         raise SystemExit(f"quality: the batch exited with {code}; see {out / 'batch.csv'}")
-    timings = json.loads((out / TIMINGS).read_text()) if (out / TIMINGS).exists() else {}
+    timings = known_timings(out)
     with open(out / "batch.csv", newline="") as f:
         for row in csv.DictReader(f):
             if row["status"] == "done":
                 timings[row["job"]] = float(row["seconds"])
     (out / TIMINGS).write_text(json.dumps(timings, indent=1, sort_keys=True))
     return timings
+
+
+def known_timings(out):
+    """{job: seconds} of the jobs an earlier run of the study finished."""
+    return json.loads((out / TIMINGS).read_text()) if (out / TIMINGS).exists() else {}
 
 
 def grams(net, rgb):
@@ -264,14 +270,16 @@ def main(argv=None):
     p.add_argument("--report", type=Path, help="default: OUT/QUALITY.md")
     p.add_argument("--workers", type=int, help="the batch's local workers (default: as measured)")
     p.add_argument("--dry-run", action="store_true", help="toy size, 2 iterations, 2 settings")
+    p.add_argument("--measure-only", action="store_true",
+                   help="run no job: measure and report the finished ones")  # fmt: skip
     args = p.parse_args(argv)
     settings = chosen_settings(args.settings)
-    size, iterations = (
-        (args.size, None) if not args.dry_run else (64, 2)
-    )  # 32 px halved is too small for relu5_1
+    # the dry run: 64 px, as 32 px halved is too small for relu5_1's four poolings
+    size, iterations = (args.size, None) if not args.dry_run else (64, 2)
     if args.dry_run:
         settings = dict(list(settings.items())[:2])
-    return study(args.out, settings, size, iterations, args.workers, args.report)
+    run = Run(args.out, settings, size, iterations, args.workers, args.report, args.measure_only)
+    return study(run)
 
 
 def chosen_settings(text):
@@ -284,20 +292,37 @@ def chosen_settings(text):
     return {n: SWEEP[n] for n in names}
 
 
-def study(out, settings, size, iterations, workers, report_path):
+@dataclass(frozen=True)
+class Run:
+    """What one invocation studies, and how."""
+
+    out: Path
+    settings: dict
+    size: int
+    iterations: int | None  # None: each setting's own; the dry run's toy count otherwise
+    workers: int | None
+    report_path: Path | None
+    measure_only: bool = False
+
+
+def study(run):
     from minimal_nst import VGG19
     from minimal_nst.weights import get_weights_path
 
-    out.mkdir(parents=True, exist_ok=True)
-    pairs = [(ph, pa) for ph in photos(out / "inputs").items() for pa in paintings().items()]
-    write_manifest(out / "manifest.csv", manifest_rows(pairs, settings, size, iterations))
-    timings = run_batch(out / "manifest.csv", out, workers)
+    run.out.mkdir(parents=True, exist_ok=True)
+    pairs = [(ph, pa) for ph in photos(run.out / "inputs").items() for pa in paintings().items()]
+    rows = manifest_rows(pairs, run.settings, run.size, run.iterations)
+    if run.measure_only:
+        timings = known_timings(run.out)
+    else:
+        write_manifest(run.out / "manifest.csv", rows)
+        timings = run_batch(run.out / "manifest.csv", run.out, run.workers)
     net = VGG19.from_hdf5(get_weights_path())
-    rows = measure(net, out, pairs, settings, timings)
-    contact_sheets(out, pairs, settings)
-    (out / "quality.json").write_text(json.dumps(rows, indent=1))
-    text = report(rows, settings, size, machine())
-    atomic_write(report_path or out / "QUALITY.md", lambda f: f.write(text.encode()))
+    rows = measure(net, run.out, pairs, run.settings, timings)
+    contact_sheets(run.out, pairs, run.settings)
+    (run.out / "quality.json").write_text(json.dumps(rows, indent=1))
+    text = report(rows, run.settings, run.size, machine())
+    atomic_write(run.report_path or run.out / "QUALITY.md", lambda f: f.write(text.encode()))
     print(text)
     return 0
 

@@ -59,3 +59,9 @@ def test_the_study_runs_every_step_at_toy_size(quality, tmp_path):
     assert len(list((tmp_path / "sheets").glob("*.png"))) == 9
     report = (tmp_path / "QUALITY.md").read_text()
     assert "| today | 9 |" in report and "| beta x10 | 9 |" in report
+
+    (tmp_path / "rocket-matisse-beta_x10.png").unlink()  # a study cut short, measured as it is
+    batch = (tmp_path / "batch.csv").read_text()
+    assert quality.main(["--dry-run", "--measure-only", "--out", str(tmp_path)]) == 0
+    assert len(json.loads((tmp_path / "quality.json").read_text())) == 9 * 2 - 1
+    assert (tmp_path / "batch.csv").read_text() == batch  # no job ran
