@@ -121,19 +121,20 @@ def write_manifest(path, rows):
 
 
 def run_batch(manifest, out, workers):
-    """The study as one `minimal-nst batch`; its timings kept for the jobs it ran."""
+    """The study as one `minimal-nst batch`; the seconds of each job it finished kept (a rerun
+    skips those, and its batch.csv no longer has them), even when it was cut short."""
     from minimal_nst.cli import main as cli
 
     argv = ["batch", "--manifest", str(manifest), "--output-dir", str(out)]
     code = cli(argv + (["--workers", str(workers)] if workers else []))
-    if code != 0:
-        raise SystemExit(f"quality: the batch exited with {code}; see {out / 'batch.csv'}")
     timings = known_timings(out)
     with open(out / "batch.csv", newline="") as f:
         for row in csv.DictReader(f):
             if row["status"] == "done":
                 timings[row["job"]] = float(row["seconds"])
-    (out / TIMINGS).write_text(json.dumps(timings, indent=1, sort_keys=True))
+    atomic_write(out / TIMINGS, lambda f: f.write(json.dumps(timings, indent=1).encode()))
+    if code != 0:
+        raise SystemExit(f"quality: the batch exited with {code}; see {out / 'batch.csv'}")
     return timings
 
 

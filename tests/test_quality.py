@@ -65,3 +65,21 @@ def test_the_study_runs_every_step_at_toy_size(quality, tmp_path):
     assert quality.main(["--dry-run", "--measure-only", "--out", str(tmp_path)]) == 0
     assert len(json.loads((tmp_path / "quality.json").read_text())) == 9 * 2 - 1
     assert (tmp_path / "batch.csv").read_text() == batch  # no job ran
+
+
+def test_a_batch_that_fails_still_keeps_the_seconds_of_the_jobs_it_finished(quality, tmp_path):
+    """A rerun skips the finished jobs, and its batch.csv no longer has their seconds: they must
+    be kept even when the batch ends badly (here one job's photo is missing; Ctrl-C is alike)."""
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(generated_photo()).save(photo)
+    painting = tmp_path / "painting.png"
+    Image.fromarray(generated_stripes(64)).save(painting)
+    rows = [{"name": "ok", "content": photo, "style": painting, "size": 32, "iterations": 2},
+            {"name": "lost", "content": tmp_path / "missing.png", "style": painting, "size": 32,
+             "iterations": 2}]  # fmt: skip
+    quality.write_manifest(tmp_path / "manifest.csv", rows)
+    with pytest.raises(SystemExit):
+        quality.run_batch(tmp_path / "manifest.csv", tmp_path / "out", workers=1)
+    assert set(quality.known_timings(tmp_path / "out")) == {"ok"}
