@@ -143,8 +143,8 @@ def known_timings(out):
     return json.loads((out / TIMINGS).read_text()) if (out / TIMINGS).exists() else {}
 
 
-def grams(net, rgb):
-    """{style layer: G = F F^T / M} and relu4_2's F of an RGB image, in float64."""
+def responses(net, rgb):
+    """({style layer: G = F F^T / M}, relu4_2's F) of an RGB image, in float64."""
     from minimal_nst.objective import as_matrix
 
     feats, _ = net.forward(preprocess(rgb), STYLE_LAYERS + CONTENT_LAYERS)
@@ -162,30 +162,41 @@ def halved(rgb):
     return resize(rgb, (max(1, h // 2), max(1, w // 2)))
 
 
-def yardstick(net, output, photo, painting):
-    """(content distance, style distance, style distance at half resolution) of `output`."""
-    shape = output.shape[:2]
-    photo = resize(photo, shape)
+def targets(net, shape, photo, painting):
+    """What an output of `shape` (H, W) is measured against: the photo's relu4_2 at that shape,
+    the painting's Gram matrices fitted to its longer side, and at half resolution."""
     painting = resize(painting, fit_shape(*painting.shape[:2], max(shape)))
-    G, F = grams(net, output)
-    _, P = grams(net, photo)
-    A, _ = grams(net, painting)
-    G2, A2 = grams(net, halved(output))[0], grams(net, halved(painting))[0]
+    P = responses(net, resize(photo, shape))[1]
+    return P, responses(net, painting)[0], responses(net, halved(painting))[0]
+
+
+def distances(net, output, target):
+    """(content distance, style distance, style distance at half resolution) of `output`."""
+    P, A, A_half = target
+    G, F = responses(net, output)
     content = float(np.sum((F - P) ** 2) / np.sum(P**2))
-    return content, style_distance(G, A), style_distance(G2, A2)
+    return content, style_distance(G, A), style_distance(responses(net, halved(output))[0], A_half)
+
+
+def yardstick(net, output, photo, painting):
+    """distances() of one output: its targets computed for it alone."""
+    return distances(net, output, targets(net, output.shape[:2], photo, painting))
 
 
 def measure(net, out, pairs, settings, timings):
     """A row of figures per job that finished: its pair, setting, seconds and yardstick."""
     rows = []
     for (photo, photo_path), (painting, painting_path) in pairs:
-        p, a = load_image(photo_path), load_image(painting_path)
+        p, a, target = load_image(photo_path), load_image(painting_path), {}
         for setting in settings:
             name = job_name(photo, painting, setting)
             image = out / f"{name}.png"
             if not image.exists():
                 continue
-            content, style, half = yardstick(net, load_image(image), p, a)
+            output = load_image(image)
+            shape = output.shape[:2]  # the same for a pair's settings: its targets once
+            target[shape] = target.get(shape) or targets(net, shape, p, a)
+            content, style, half = distances(net, output, target[shape])
             rows.append({"pair": f"{photo}/{painting}", "setting": setting, "job": name,
                          "seconds": timings.get(name), "content": content, "style": style,
                          "style_half": half})  # fmt: skip
@@ -227,10 +238,10 @@ def geomean(values):
     return float(np.exp(np.mean(np.log(values)))) if len(values) else None
 
 
-def report(rows, settings, size, machine):
+def report(rows, settings, size, where):
     """The Markdown report: per setting, each figure's geometric mean over the pairs and the
     half-resolution style distance's ratio to today's defaults; then every job."""
-    lines = [f"Quality study at {size} px; {machine}.", ""]
+    lines = [f"Quality study at {size} px; {where}.", ""]
     lines += ["| setting | jobs | seconds (mean) | content | style | style, half res. "
               "| style half / today's |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     base = {r["pair"]: r["style_half"] for r in rows if r["setting"] == "today"}
@@ -312,11 +323,11 @@ def study(run):
 
     run.out.mkdir(parents=True, exist_ok=True)
     pairs = [(ph, pa) for ph in photos(run.out / "inputs").items() for pa in paintings().items()]
-    rows = manifest_rows(pairs, run.settings, run.size, run.iterations)
+    jobs = manifest_rows(pairs, run.settings, run.size, run.iterations)
     if run.measure_only:
         timings = known_timings(run.out)
     else:
-        write_manifest(run.out / "manifest.csv", rows)
+        write_manifest(run.out / "manifest.csv", jobs)
         timings = run_batch(run.out / "manifest.csv", run.out, run.workers)
     net = VGG19.from_hdf5(get_weights_path())
     rows = measure(net, run.out, pairs, run.settings, timings)
