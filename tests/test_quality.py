@@ -50,7 +50,19 @@ def test_each_setting_changes_only_its_own_knobs(quality):
     assert float(beta["style-weight"]) == pytest.approx(10 * 1e3)  # 10 x default_beta(256)
 
 
-def test_the_study_runs_every_step_at_toy_size(quality, tmp_path):
+def test_the_study_runs_every_step_at_toy_size(quality, tmp_path, monkeypatch):
+    """The machinery, not the pictures: the two paintings of ../shared are stood in for by
+    generated ones of the same names, so the test needs nothing beside the checkout."""
+    from PIL import Image
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for name in quality.paintings():
+        if name != "demo":
+            path = shared / quality.paintings()[name].name
+            Image.fromarray(generated_stripes(96)).save(path, "JPEG")
+    monkeypatch.setattr(quality, "SHARED", shared)
+    tmp_path = tmp_path / "study"
     assert quality.main(["--dry-run", "--out", str(tmp_path), "--workers", "1"]) == 0
     rows = json.loads((tmp_path / "quality.json").read_text())
     assert len(rows) == 9 * 2  # 3 photos x 3 paintings x the dry run's 2 settings
