@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 
 from .jobs import Job, safe_name, unique_names
-from .options import PROG, HelpFormatter, Parser, UsageError, build_parser, options
+from .options import PROG, HelpFormatter, Parser, UsageError, build_parser, options, parse_args
 from .probes import probing
 
 SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every", "preview"}
@@ -161,7 +161,7 @@ def make_job(row, name, flags, where=""):
     """A Job from one row of options, read by the single run's parser."""
     argv = [t for dest, toks in row.items() for t in (flags[dest].option_strings[0], *toks)]
     try:
-        content, styles, settings, loss, masks = options(build_parser().parse_args(argv))
+        content, styles, settings, loss, masks = options(parse_args(argv))
     except UsageError as e:
         raise UsageError(f"{where}{name + ': ' if where else ''}{e}") from None
     return Job(name, content, tuple(styles), settings, loss, masks)

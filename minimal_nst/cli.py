@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .interrupt import StopSignals, exit_code
-from .options import PROG, build_parser, friendly_errors, options
+from .options import PROG, friendly_errors, options, parse_args
 
 
 def main(argv=None):
@@ -28,7 +28,7 @@ def main(argv=None):
 
         return batch_main(argv[1:])
     with StopSignals() as stop:  # from the start: a signal while loading stops the run too
-        return friendly_errors(PROG, lambda: run(build_parser().parse_args(argv), stop))
+        return friendly_errors(PROG, lambda: run(parse_args(argv), stop))
 
 
 def run(args, stop):
@@ -75,7 +75,6 @@ def run(args, stop):
 
 def start_preview(content, styles, settings, loss, output):
     """--preview: serve the page, say where."""
-    from .losses import default_beta
     from .preview import Preview
 
     name = lambda p: Path(p).name if isinstance(p, (str, Path)) else "the demo"  # noqa: E731
@@ -88,7 +87,7 @@ def start_preview(content, styles, settings, loss, output):
         "scales": settings.scales,
         "init": str(settings.init),
         "alpha": loss.alpha,
-        "beta": loss.beta if loss.beta is not None else default_beta(settings.size),
+        "beta": loss.beta_at(settings.size),
         "content layers": list(loss.content_layers),
         "style layers": list(loss.style_layers),
         "conv": settings.conv,

@@ -55,6 +55,7 @@ def check_loss(loss, has_content, n_styles, init):
     for flag, value in [
         ("--content-weight", loss.alpha),
         ("--style-weight", 0.0 if loss.beta is None else loss.beta),
+        ("--style-strength", loss.strength),
         ("--tv-weight", loss.tv_weight),
     ]:
         if not 0 <= value < math.inf:
@@ -68,7 +69,9 @@ def check_loss(loss, has_content, n_styles, init):
         if weights is not None and not all(0 <= w < math.inf for w in weights):
             raise StylizeError(f"{flag} must be >= 0, got {list(weights)}")
     content_counts = has_content and loss.content_layers and loss.alpha > 0
-    style_counts = n_styles and loss.style_layers and (loss.beta is None or loss.beta > 0)
+    if loss.beta is not None and loss.strength != 1.0:  # a multiple of the default, or a value
+        raise StylizeError("give --style-weight or --style-strength, not both")
+    style_counts = n_styles and loss.style_layers and loss.beta_at(1) > 0
     style_counts = style_counts and any(loss.layer_weights().values())
     style_counts = style_counts and any(loss.style_blend_weights or [1.0])
     if not (content_counts or style_counts):

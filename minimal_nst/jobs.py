@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from .image import FileBytes, check_file
-from .losses import LossOptions
+from .losses import BETA_AT_256, LossOptions
 from .masks import Masks
-from .stylize import Settings
+from .stylize import DEFAULTS, Settings
 
 NAME_MAX = 120  # characters of a job's name; longer ones end in a hash of the whole
 
@@ -80,10 +80,12 @@ def input_digests(job, known=None):
 
 
 def job_key(job, digests):
-    """A digest of everything that decides the job's image: the options and the input bytes
-    (digests: input_digests(job)).
+    """A digest of everything that decides the job's image: the options, what an option left
+    None stands for (the defaults of this version), and the input bytes (digests:
+    input_digests(job)).
 
-    A rerun skips a job whose image carries this key; a changed photo or option runs it again.
+    A rerun skips a job whose image carries this key; a changed photo, option or default runs
+    it again.
     """
 
     def digest(v):
@@ -92,7 +94,8 @@ def job_key(job, digests):
         return hashlib.sha256(np.asarray(v).tobytes()).hexdigest()
 
     keyed = swap_inputs(dataclasses.replace(job, name=""), digest)
-    return hashlib.sha256(repr(keyed).encode()).hexdigest()[:32]
+    defaults = (BETA_AT_256, sorted((k, sorted(v.items())) for k, v in DEFAULTS.items()))
+    return hashlib.sha256(repr((keyed, defaults)).encode()).hexdigest()[:32]
 
 
 def safe_name(text):

@@ -18,7 +18,7 @@ BETA_AT_256 = 1e3  # chosen by eye at 256 px; see default_beta
 class LossOptions:
     """The choices of Eq. 7: its weights alpha and beta, which layers count and how much.
 
-    beta None: default_beta(size). style_layer_weights (w_l) None: equal, 1/L.
+    beta None: strength x default_beta(size) (beta_at). style_layer_weights (w_l) None: equal, 1/L.
     style_blend_weights None: each style image counts equally.
     tv_weight: total-variation smoothing, not in the paper (0: off).
     """
@@ -30,6 +30,12 @@ class LossOptions:
     style_layer_weights: tuple | None = None
     style_blend_weights: tuple | None = None
     tv_weight: float = 0.0
+    strength: float = 1.0
+
+    def beta_at(self, size):
+        """beta for an output whose longer side is `size`: the one given, or the default's
+        multiple `strength` (more or less style at any size, with the balance kept)."""
+        return self.strength * default_beta(size) if self.beta is None else self.beta
 
     def layer_weights(self):
         """{style layer: w_l}."""

@@ -4,7 +4,6 @@ from .backend import get_array_module
 from .losses import (
     LossOptions,
     content_loss,
-    default_beta,
     guided_gram_matrix,
     guided_style_loss,
     style_loss,
@@ -27,7 +26,7 @@ class Objective:
     content: a preprocessed (1, 3, H, W) image, or None for texture synthesis (style only).
     styles: preprocessed images, blended by loss.style_blend_weights.
     The targets P_l and A_l are computed once, here; `terms` holds the last evaluation's parts.
-    loss.beta None: default_beta of the content image's longer side (of the style's, if none).
+    loss.beta None: loss.beta_at the content image's longer side (of the style's, if none).
     masks: a masks.Masks at these images' sizes, or None: each style in its own region, with
     guided Gram matrices; the blend weights then scale each region's term (default 1 each).
     """
@@ -36,7 +35,7 @@ class Objective:
         self.net, self.loss = net, loss or LossOptions()
         loss = self.loss
         reference = content if content is not None else styles[0]
-        self.beta = default_beta(max(reference.shape[2:])) if loss.beta is None else loss.beta
+        self.beta = loss.beta_at(max(reference.shape[2:]))
         self.content_layers = loss.content_layers if content is not None else ()
         self.layer_weights = loss.layer_weights() if styles else {}
         self.P = net.forward(content, self.content_layers)[0] if content is not None else {}

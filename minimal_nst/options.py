@@ -7,6 +7,7 @@ and figure script alike.
 
 import argparse
 import sys
+from dataclasses import dataclass
 
 PROG = "minimal-nst"
 DESCRIPTION = (
@@ -19,6 +20,27 @@ DESCRIPTION = (
 
 class UsageError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of options' values (argparse dests) that stand in for the options not given;
+    `what` says what it changes and what it costs (bench/QUALITY.md has the measurements)."""
+
+    what: str
+    values: dict
+
+
+PRESETS = {
+    "subtle": Preset("a tenth of the default style strength", {"style_strength": 0.1}),
+    "strong": Preset(
+        "three times the style strength, coarse to fine over 2 scales",
+        {"style_strength": 3.0, "scales": 2},
+    ),  # fmt: skip
+    "paper": Preset(
+        "the paper's white-noise start, 500 iterations", {"init": "noise", "iterations": 500}
+    ),  # fmt: skip
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,9 +72,11 @@ def numbers(text):
 
 def build_parser():
     """Every option, one line each, in the order --help shows them."""
-    from .losses import CONTENT_LAYERS, STYLE_LAYERS
+    from .losses import BETA_AT_256, CONTENT_LAYERS, STYLE_LAYERS
 
     p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
+    presets = "; ".join(f"{name}: {preset.what}" for name, preset in PRESETS.items())
+    p.add_argument("--preset", choices=list(PRESETS), help=f"{presets} (an option given wins)")
     a = p.add_argument_group("images").add_argument
     a("--content", help="content image (default: the demo photo; omit it, give --style: a texture)")
     a("--style", nargs="+", action="extend", help="style images (default: the demo painting)")
@@ -68,7 +92,9 @@ def build_parser():
     a("--content-weight-mask", metavar="M", help="the content term's weight per pixel")
     a = p.add_argument_group("the loss (Eq. 7)").add_argument
     a("--content-weight", type=float, default=1.0, metavar="ALPHA", help="alpha")
-    a("--style-weight", type=float, metavar="BETA", help="beta (default: 1e3 x (size/256)^2)")
+    a("--style-weight", type=float, metavar="BETA", help="beta (default: --style-strength's)")
+    strength = f"more or less style: beta = this x {BETA_AT_256:g} x (size/256)^2"
+    a("--style-strength", type=float, default=1.0, metavar="S", help=strength)
     a("--style-blend-weights", nargs="+", type=float, metavar="W", help="weight of each style")
     a("--tv-weight", type=float, default=0.0, help="total-variation smoothing (not in the paper)")
     a("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
@@ -76,6 +102,19 @@ def build_parser():
     a("--style-layer-weights", type=numbers, help="comma-separated w_l (default: equal, 1/L)")
     running_options(p.add_argument_group("optimisation and running").add_argument)
     return p
+
+
+def parse_args(argv, parser=None):
+    """The command line read, a --preset's values standing in for the options not given."""
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    if args.preset is None:
+        return args
+    values = dict(PRESETS[args.preset].values)
+    if args.style_weight is not None:  # beta given: the preset's multiple of the default goes
+        values.pop("style_strength", None)
+    parser.set_defaults(**values)
+    return parser.parse_args(argv)
 
 
 def running_options(a):
@@ -150,6 +189,7 @@ def options(args):
         style_layer_weights=args.style_layer_weights or None,
         style_blend_weights=tuple(args.style_blend_weights) if args.style_blend_weights else None,
         tv_weight=args.tv_weight,
+        strength=args.style_strength,
     )
     return content, styles, settings, loss, mask_options(args)
 

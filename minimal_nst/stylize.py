@@ -22,7 +22,7 @@ from .image import deprocess, fit_shape, keep_colors, pixel_bounds, preprocess, 
 from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs, load_masks
 from .interrupt import Interrupted, StopSignals
 from .lbfgs import minimize as minimize_on_device
-from .losses import LossOptions, default_beta
+from .losses import LossOptions
 from .masks import at_scale
 from .memory import memory_problem
 from .objective import Objective
@@ -93,7 +93,7 @@ def stylize(
     content: a path, PIL image or RGB array, or None for texture synthesis (style only).
     style: one of those, or a list of them (blended by loss.style_blend_weights).
     settings: a Settings; keywords override its fields: stylize(a, b, size=256, iterations=50).
-    loss: the options of Eq. 7 (LossOptions; default: the paper's); beta None: default_beta(size).
+    loss: the options of Eq. 7 (LossOptions; default: the paper's); beta None: loss.beta_at(size).
     net: a VGG19 to use instead of loading one (settings.pooling and .conv are then unused).
     callback(record, image_fn) is called after every iteration; image_fn() gives the image so far.
     Ctrl-C, SIGTERM and SIGHUP stop it at a clean point with the best image so far
@@ -129,7 +129,7 @@ def _prepare(content, style, s, loss, masks, xp):
     masks = None if masks is None else load_masks(masks, len(style_rgbs))
     _check_resources(target_rgb, style_rgbs, s, loss, xp)
     if loss.beta is None:
-        loss = dataclasses.replace(loss, beta=default_beta(s.size))
+        loss = dataclasses.replace(loss, beta=loss.beta_at(s.size))
     start = init_rgb if init_rgb is not None else target_rgb if s.init == "content" else None
     return content_rgb, (target_rgb, style_rgbs, start, masks), loss
 

@@ -208,6 +208,14 @@ def test_the_jobs_are_the_product_of_every_value_named_from_what_varies(images):
     ]
 
 
+def test_presets_are_options_of_a_batch_too(images):
+    jobs = jobs_of(f"--content {images}/disc.png --style {images}/stripes.png"
+                   " --preset subtle strong --iterations 3")  # fmt: skip
+    assert [j.name for j in jobs] == [f"disc__stripes__preset-{p}" for p in ("subtle", "strong")]
+    assert [(j.loss.strength, j.settings.scales) for j in jobs] == [(0.1, 1), (3.0, 2)]
+    assert {j.settings.iterations for j in jobs} == {3}  # an option given wins over the preset
+
+
 def test_a_manifest_gives_one_job_per_row_paths_relative_to_it(tmp_path, images):
     manifest = tmp_path / "jobs.csv"
     manifest.write_text("content,style,--style-weight,iterations\n"
@@ -238,7 +246,7 @@ def test_a_mistake_on_the_command_line_stops_the_batch_before_any_work(tmp_path,
         jobs_of(command)
 
 
-def test_the_job_key_follows_the_options_and_the_input_bytes(tmp_path, images):
+def test_the_job_key_follows_the_options_defaults_and_input_bytes(tmp_path, images, monkeypatch):
     job = Job("a", str(images / "disc.png"), (str(images / "stripes.png"),))
     key = job_key(job, input_digests(job))
     assert job_key(Job("renamed", job.content, job.styles), input_digests(job)) == key
@@ -246,6 +254,9 @@ def test_the_job_key_follows_the_options_and_the_input_bytes(tmp_path, images):
     assert job_key(other, input_digests(other)) != key
     louder = Job("a", job.content, job.styles, loss=LossOptions(beta=5.0))
     assert job_key(louder, input_digests(louder)) != key
+    with monkeypatch.context() as m:  # the same options, but beta None means another beta now
+        m.setattr("minimal_nst.jobs.BETA_AT_256", 2e4)
+        assert job_key(job, input_digests(job)) != key
     Image.fromarray(generated_stripes()[::-1].copy()).save(images / "stripes.png")
     assert job_key(job, input_digests(job)) != key  # the same name, another painting
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 from conftest import assert_one_line_error, files_in
 from minimal_nst.backend import cupy_unavailable_reason
+from minimal_nst.options import options, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLIZE = ROOT / "scripts" / "stylize.py"
@@ -96,6 +97,9 @@ def test_16bit_gray_rgba_and_cmyk_images_simply_work(nst, tmp_path, photo):
         ("--iterations -3", ["--iterations must be a positive integer"]),
         ("--size big", ["invalid int value"]),
         ("--style-weight -1", ["--style-weight must be >= 0"]),
+        ("--style-strength -2", ["--style-strength must be >= 0"]),
+        ("--style-weight 5 --style-strength 2", ["--style-weight or --style-strength, not both"]),
+        ("--preset loud", ["--preset: invalid choice: 'loud'"]),
         ("--content-weight nan", ["--content-weight must be >= 0"]),
         ("--style-blend-weights 1 2", ["2 --style-blend-weights for 1 style"]),
         ("--output out.txt", ["out.txt: not an image format Pillow knows"]),
@@ -222,7 +226,7 @@ def test_ctrl_c_saves_the_best_image_so_far(tmp_path, photo, stripes, weights_pa
 OPTIONS = """--content --style --output --size --iterations --style-blend-weights --content-weight
 --style-weight --tv-weight --content-layers --style-layers --style-layer-weights --pooling --init
 --seed --style-scale --preserve-colors --save-every --print-every --backend --scales --weights
---conv""".split()
+--conv --optimizer --style-strength --preset subtle strong paper""".split()
 
 
 def test_help_documents_every_option(nst):
@@ -230,6 +234,28 @@ def test_help_documents_every_option(nst):
     assert proc.returncode == 0
     for option in OPTIONS:
         assert option in proc.stdout
+
+
+def test_a_preset_stands_in_for_the_options_not_given():
+    paper = options(parse_args(["--preset", "paper"]))[2]
+    assert (paper.init, paper.iterations) == ("noise", 500)
+    # An option given wins over the preset's value; the preset's others still hold.
+    paper = options(parse_args(["--preset", "paper", "--iterations", "7"]))[2]
+    assert (paper.init, paper.iterations) == ("noise", 7)
+    # A beta given replaces the preset's multiple of the default, rather than clash with it.
+    loss = options(parse_args(["--preset", "strong", "--style-weight", "5"]))[3]
+    assert (loss.beta, loss.strength) == (5.0, 1.0)
+    assert options(parse_args(["--preset", "strong"]))[3].strength == 3.0
+    assert options(parse_args([]))[2] == options(parse_args(["--init", "content"]))[2]
+
+
+def test_style_strength_multiplies_the_default_beta_at_every_size():
+    from minimal_nst.losses import LossOptions, default_beta
+
+    for size in (64, 256, 1024):  # the balance of Eq. 7 kept: beta grows with the area
+        assert LossOptions(strength=3.0).beta_at(size) == 3.0 * default_beta(size)
+        assert LossOptions(beta=5.0).beta_at(size) == 5.0  # a beta given is taken as it is
+    assert default_beta(512) == 4 * default_beta(256)
 
 
 def test_the_eta_weighs_each_scale_by_its_pixels():
