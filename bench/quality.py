@@ -1,14 +1,17 @@
 """Quality study: how much of the painting arrives, setting by setting, as one `minimal-nst batch`.
 
     python bench/quality.py [--size 256] [--settings sweep] [--out quality] [--report FILE]
+    python bench/quality.py --size 512 --pairs diagonal --settings "today,beta x10"
     python bench/quality.py --dry-run          # every step at toy size (CI runs it)
 
 Three photos (matplotlib's Grace Hopper and Minduka, scikit-image's rocket: public domain or the
 libraries' own sample data) x three paintings (the demo's, Turner's *The Shipwreck* and
-Matisse's *Woman with a Hat* from ../shared/images), each under every setting of --settings, all
-jobs in one manifest run by `minimal-nst batch` (a rerun skips the finished ones, so an
-interrupted study resumes). Then, for each output, on one yardstick that does not depend on the
-setting's own weights (yardstick):
+Matisse's *Woman with a Hat* from ../shared/images), each under every setting of --settings (the
+long runs on DIAGONAL's three pairs only), all jobs in one manifest run by `minimal-nst batch`
+(a rerun skips the finished ones, so an interrupted study resumes). Every job is given its beta
+as a multiple of TODAY_BETA_AT_256, so the study means the same whatever the defaults are now.
+Then, for each output, on one yardstick that does not depend on the setting's own weights
+(yardstick):
 - content distance: |F - P|^2 / |P|^2 at relu4_2, the output against the photo;
 - style distance: the mean over relu1_1..relu5_1 of |G - A|^2 / |A|^2, G = F F^T / M the Gram
   matrix per position, the output against the painting at the output's size; at full and at
@@ -31,17 +34,21 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minimal_nst.image import atomic_write, fit_shape, load_image, preprocess, resize  # noqa: E402
-from minimal_nst.losses import CONTENT_LAYERS, STYLE_LAYERS, default_beta  # noqa: E402
+from minimal_nst.losses import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
 TIMINGS = "timings.json"  # each job's seconds, kept across reruns (a skipped job has none)
 
 # Each setting changes today's defaults in one knob (or two that go together), so that each
-# knob's effect is seen alone; "beta": a multiple of default_beta(size). In the order they run
+# knob's effect is seen alone; "beta": a multiple of TODAY_BETA_AT_256. In the order they run
 # (a study cut short has the first ones whole). Why these knobs: beta, the ratio alpha/beta of
 # Eq. 7 (the paper's Fig. 3); the init and the iterations (the paper starts from white noise);
 # coarse to fine and the style's scale (Gatys et al. 2017, "Controlling Perceptual Factors":
 # scale control and its coarse-to-fine procedure; jcjohnson/neural-style's -style_scale).
+TODAY_BETA_AT_256 = 1e3  # the default beta when the study began (at 256 px; x (size/256)^2)
+# The defaults when the study began, each given to every job unless its setting changes it, so
+# that "today" and every setting mean the same after the defaults change.
+TODAY = {"iterations": 100, "scales": 1, "init": "content", "style-scale": 1, "optimizer": "scipy"}
 SWEEP = {
     "today": {},
     "beta x10": {"beta": 10},
@@ -50,12 +57,23 @@ SWEEP = {
     "noise init": {"init": "noise"},
     "beta x3": {"beta": 3},
     "beta x30": {"beta": 30},
-    "200 iterations": {"iterations": 200},
+    "200 iterations": {"iterations": 200, "pairs": "diagonal"},
     "style scale 2": {"style-scale": 2},
     "style scale 0.5": {"style-scale": 0.5},
-    "500 iterations": {"iterations": 500},
-    "noise, 500 it.": {"init": "noise", "iterations": 500},
+    "500 iterations": {"iterations": 500, "pairs": "diagonal"},
+    "beta x10 + 2 scales": {"beta": 10, "scales": 2, "pairs": "diagonal"},
+    "beta x10 + 3 scales": {"beta": 10, "scales": 3, "pairs": "diagonal"},
+    "beta x30 + 3 scales": {"beta": 30, "scales": 3, "pairs": "diagonal"},
+    "beta x10 + noise + 500 iterations": {
+        "beta": 10,
+        "init": "noise",
+        "iterations": 500,
+        "pairs": "diagonal",
+    },  # fmt: skip
 }
+# The long runs only on the diagonal, each photo and each painting once (for time: a 500-iteration
+# job is five of the others, 2 or 3 scales two); their ratios to today's are over the same pairs.
+DIAGONAL = {("hopper", "demo"), ("minduka", "turner"), ("rocket", "matisse")}
 SETTINGS = {"sweep": SWEEP, "today": {"today": {}}}
 
 
@@ -99,13 +117,13 @@ def manifest_rows(pairs, settings, size, iterations=None):
     rows = []
     for setting, knobs in settings.items():
         for (photo, photo_path), (painting, painting_path) in pairs:
+            if knobs.get("pairs") == "diagonal" and (photo, painting) not in DIAGONAL:
+                continue
+            beta = knobs.get("beta", 1) * TODAY_BETA_AT_256 * (size / 256) ** 2
             row = {"name": job_name(photo, painting, setting), "content": str(photo_path),
-                   "style": str(painting_path), "size": size}  # fmt: skip
-            for knob, value in knobs.items():
-                if knob == "beta":
-                    row["style-weight"] = f"{value * default_beta(size):g}"
-                else:
-                    row[knob] = value
+                   "style": str(painting_path), "size": size,
+                   "style-weight": f"{beta:g}", **TODAY}  # fmt: skip
+            row.update((k, v) for k, v in knobs.items() if k not in ("beta", "pairs"))
             if iterations is not None:  # the dry run's toy count replaces every setting's
                 row["iterations"] = iterations
             rows.append(row)
@@ -215,13 +233,31 @@ def contact_sheets(out, pairs, settings, tile=192):
         )
 
 
+def gallery(out, pairs, setting, path, tile=256):
+    """One JPEG for the README, the classic grid: the paintings along the top, the photos down
+    the left, each pair's output of `setting` where they meet (blank where there is none)."""
+    photos_ = list(dict.fromkeys(photo for photo, _ in pairs))
+    paintings_ = list(dict.fromkeys(painting for _, painting in pairs))
+    tiles = [("", None), *paintings_]
+    for photo in photos_:
+        tiles.append(photo)
+        for painting in paintings_:
+            output = out / f"{job_name(photo[0], painting[0], setting)}.png"
+            tiles.append((setting if output.exists() else "", output if output.exists() else None))
+    sheet = contact_sheet(tiles, tile, cols=1 + len(paintings_))
+    atomic_write(path, lambda f: sheet.save(f, "JPEG", quality=88))
+
+
 def contact_sheet(tiles, tile, cols=7):
-    """One image: each (label, path) fitted into a tile x tile square, its label above it."""
+    """One image: each (label, path) fitted into a tile x tile square, its label above it (a path
+    None: left blank)."""
     from PIL import Image, ImageDraw
 
     cols = min(len(tiles), cols)
     sheet = Image.new("RGB", (cols * tile, -(-len(tiles) // cols) * (tile + 16)), "white")
     for k, (label, path) in enumerate(tiles):
+        if path is None:  # a blank tile
+            continue
         rgb = load_image(path)
         im = Image.fromarray(resize(rgb, fit_shape(*rgb.shape[:2], tile)))
         x, y = (k % cols) * tile, (k // cols) * (tile + 16)
@@ -240,20 +276,25 @@ def geomean(values):
 
 def report(rows, settings, size, where):
     """The Markdown report: per setting, each figure's geometric mean over the pairs and the
-    half-resolution style distance's ratio to today's defaults; then every job."""
+    content and half-resolution style distances' ratios to today's defaults (geometric means
+    over the same pairs); then every job."""
     lines = [f"Quality study at {size} px; {where}.", ""]
     lines += ["| setting | jobs | seconds (mean) | content | style | style, half res. "
-              "| style half / today's |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    base = {r["pair"]: r["style_half"] for r in rows if r["setting"] == "today"}
+              "| content / today's | style half / today's |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    base = {r["pair"]: r for r in rows if r["setting"] == "today"}
     for setting in settings:
         mine = [r for r in rows if r["setting"] == setting]
         seconds = [r["seconds"] for r in mine if r["seconds"] is not None]
         seconds = float(np.mean(seconds)) if seconds else None
-        ratio = geomean([r["style_half"] / base[r["pair"]] for r in mine if r["pair"] in base])
         figures = [geomean([r[key] for r in mine]) for key in ("content", "style", "style_half")]
+        for key in ("content", "style_half"):
+            figures.append(
+                geomean([r[key] / base[r["pair"]][key] for r in mine if r["pair"] in base])
+            )
         if mine:
             lines.append(f"| {setting} | {len(mine)} | {fmt(seconds)} | "
-                         + " | ".join(map(fmt, figures + [ratio])) + " |")  # fmt: skip
+                         + " | ".join(map(fmt, figures)) + " |")  # fmt: skip
     lines += ["", "Content and style distances: geometric means over the pairs (lower: nearer "
               "the photo, nearer the painting).", "", "| pair | setting | seconds | content "
               "| style | style, half res. |", "|---|---|---|---|---|---|"]  # fmt: skip
@@ -281,6 +322,11 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("quality"))
     p.add_argument("--report", type=Path, help="default: OUT/QUALITY.md")
     p.add_argument("--workers", type=int, help="the batch's local workers (default: as measured)")
+    p.add_argument(
+        "--gallery", type=Path, help="also a JPEG: the last setting's outputs, photos x paintings"
+    )
+    p.add_argument("--pairs", choices=["all", "diagonal"], default="all",
+                   help="every photo with every painting, or DIAGONAL's 3 pairs")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="toy size, 2 iterations, 2 settings")
     p.add_argument("--measure-only", action="store_true",
                    help="run no job: measure and report the finished ones")  # fmt: skip
@@ -290,7 +336,8 @@ def main(argv=None):
     size, iterations = (args.size, None) if not args.dry_run else (64, 2)
     if args.dry_run:
         settings = dict(list(settings.items())[:2])
-    run = Run(args.out, settings, size, iterations, args.workers, args.report, args.measure_only)
+    run = Run(args.out, settings, size, iterations, args.workers, args.report, args.measure_only,
+              args.pairs, args.gallery)  # fmt: skip
     return study(run)
 
 
@@ -315,6 +362,8 @@ class Run:
     workers: int | None
     report_path: Path | None
     measure_only: bool = False
+    pairs: str = "all"  # or "diagonal": DIAGONAL's only
+    gallery: Path | None = None
 
 
 def study(run):
@@ -323,6 +372,8 @@ def study(run):
 
     run.out.mkdir(parents=True, exist_ok=True)
     pairs = [(ph, pa) for ph in photos(run.out / "inputs").items() for pa in paintings().items()]
+    if run.pairs == "diagonal":
+        pairs = [(ph, pa) for ph, pa in pairs if (ph[0], pa[0]) in DIAGONAL]
     jobs = manifest_rows(pairs, run.settings, run.size, run.iterations)
     if run.measure_only:
         timings = known_timings(run.out)
@@ -332,6 +383,8 @@ def study(run):
     net = VGG19.from_hdf5(get_weights_path())
     rows = measure(net, run.out, pairs, run.settings, timings)
     contact_sheets(run.out, pairs, run.settings)
+    if run.gallery:
+        gallery(run.out, pairs, list(run.settings)[-1], run.gallery)
     (run.out / "quality.json").write_text(json.dumps(rows, indent=1))
     text = report(rows, run.settings, run.size, machine())
     atomic_write(run.report_path or run.out / "QUALITY.md", lambda f: f.write(text.encode()))

@@ -40,14 +40,32 @@ def test_the_photo_itself_is_at_content_distance_0_and_the_painting_at_style_dis
 
 
 def test_each_setting_changes_only_its_own_knobs(quality):
-    pairs = [(("p", "p.png"), ("s", "s.png"))]
+    pairs = [(("hopper", "h.png"), ("demo", "d.png"))]  # on the diagonal: every setting runs
     rows = quality.manifest_rows(pairs, quality.SWEEP, 256)
-    assert [r["name"] for r in rows] == [f"p-s-{quality.job_name('', '', n)[2:]}"
+    assert [r["name"] for r in rows] == [quality.job_name("hopper", "demo", n)
                                          for n in quality.SWEEP]  # fmt: skip
-    today = rows[0]
-    assert set(today) == {"name", "content", "style", "size"}
-    beta = next(r for r in rows if r["name"] == "p-s-beta_x10")
-    assert float(beta["style-weight"]) == pytest.approx(10 * 1e3)  # 10 x default_beta(256)
+    today = rows[0]  # the defaults when the study began, each given: a new default changes none
+    assert today["iterations"] == 100 and today["scales"] == 1 and today["init"] == "content"
+    assert float(today["style-weight"]) == 1e3
+    beta = next(r for r in rows if r["name"] == "hopper-demo-beta_x10")
+    assert float(beta["style-weight"]) == pytest.approx(10 * 1e3)
+    differ = lambda row: {k for k in today if row[k] != today[k]}  # noqa: E731
+    assert differ(beta) == {"name", "style-weight"}  # a multiple of today's beta, nothing else
+    scales = next(r for r in rows if r["name"] == "hopper-demo-beta_x10_+_2_scales")
+    assert differ(scales) == {"name", "style-weight", "scales"} and set(scales) == set(today)
+
+
+def test_the_long_runs_are_on_the_diagonal_only(quality):
+    """Each photo once and each painting once: 3 of the 9 pairs, all 9 for the others."""
+    pairs = [((photo, f"{photo}.png"), (painting, f"{painting}.png"))
+             for photo in ("hopper", "minduka", "rocket")
+             for painting in ("demo", "turner", "matisse")]  # fmt: skip
+    settings = {name: quality.SWEEP[name] for name in ("today", "500 iterations")}
+    rows = quality.manifest_rows(pairs, settings, 64)
+    long = {(r["content"], r["style"]) for r in rows if r.get("iterations") == 500}
+    assert len(rows) == 9 + 3 and "pairs" not in rows[-1]
+    assert long == {(f"{photo}.png", f"{painting}.png") for photo, painting in quality.DIAGONAL}
+    assert len({c for c, _ in long}) == len({s for _, s in long}) == 3
 
 
 def test_the_study_runs_every_step_at_toy_size(quality, tmp_path, monkeypatch):
@@ -63,12 +81,16 @@ def test_the_study_runs_every_step_at_toy_size(quality, tmp_path, monkeypatch):
             Image.fromarray(generated_stripes(96)).save(path, "JPEG")
     monkeypatch.setattr(quality, "SHARED", shared)
     tmp_path = tmp_path / "study"
-    assert quality.main(["--dry-run", "--out", str(tmp_path), "--workers", "1"]) == 0
+    gallery = tmp_path / "gallery.jpg"
+    assert quality.main(["--dry-run", "--out", str(tmp_path), "--workers", "1",
+                         "--gallery", str(gallery)]) == 0  # fmt: skip
     rows = json.loads((tmp_path / "quality.json").read_text())
     assert len(rows) == 9 * 2  # 3 photos x 3 paintings x the dry run's 2 settings
     assert all(np.isfinite([r["content"], r["style"], r["style_half"]]).all() for r in rows)
     assert all(r["seconds"] is not None and r["seconds"] > 0 for r in rows)
     assert len(list((tmp_path / "sheets").glob("*.png"))) == 9
+    tile = 256 + 16  # the paintings along the top, the photos down the left, each labelled
+    assert Image.open(gallery).size == (4 * 256, 4 * tile)
     report = (tmp_path / "QUALITY.md").read_text()
     assert "| today | 9 |" in report and "| beta x10 | 9 |" in report
 
