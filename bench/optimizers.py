@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from minimal_nst.image import fit_shape, pixel_bounds  # noqa: E402
 from minimal_nst.stylize import lbfgs  # noqa: E402
 
+RESULTS_BETA_AT_256 = 1e3  # the default beta when bench/RESULTS.md's study ran, kept fixed
 DEMO = (512, 600)  # the demo photo's (H, W): sizes are its longest side, like --size
 
 
@@ -82,7 +83,7 @@ def pairs():
 
 def study(size, iterations, conv="winograd4"):
     """Each pair, each start, each optimiser: the loss at 25, 50 and 100 iterations."""
-    from minimal_nst import VGG19, stylize
+    from minimal_nst import VGG19, LossOptions, stylize
     from minimal_nst.weights import get_weights_path
 
     net = VGG19.from_hdf5(get_weights_path(), conv=conv)
@@ -90,12 +91,13 @@ def study(size, iterations, conv="winograd4"):
     print(f"\n| pair | start | optimiser | {' | '.join(f'loss at {k}' for k in marks)} |")
     print("|---|---|---|" + "---|" * len(marks))
     ratios = []
+    loss = LossOptions(beta=RESULTS_BETA_AT_256 * (size / 256) ** 2)
     for name, photo, painting in pairs():
         for init in ("content", "noise"):
             totals = {}
             for optimizer in ("scipy", "lbfgs"):
-                run = stylize(photo, painting, net=net, size=size, iterations=iterations,
-                              init=init, optimizer=optimizer)  # fmt: skip
+                run = stylize(photo, painting, loss=loss, net=net, size=size,
+                              iterations=iterations, init=init, optimizer=optimizer)  # fmt: skip
                 totals[optimizer] = [run.history[k - 1]["total"] for k in marks]
                 shown = " | ".join(f"{t:.4g}" for t in totals[optimizer])
                 print(f"| {name} | {init} | {optimizer} | {shown} |", flush=True)

@@ -17,6 +17,7 @@ from minimal_nst.image import (
     resize,
 )
 from minimal_nst.inputs import StylizeError, load_inputs
+from minimal_nst.losses import default_beta
 from minimal_nst.memory import estimate_memory
 from minimal_nst.stylize import lbfgs
 
@@ -45,7 +46,7 @@ def test_loss_decreases_and_each_record_is_its_iterate(run):
     # Fifteen iterations on a smooth 64 px objective: any working quasi-Newton descent more than
     # halves it (this one falls about 14x); a wrong gradient stalls it within a step or two.
     assert totals[-1] < 0.5 * totals[0]
-    beta = 1e3 * (64 / 256) ** 2  # default_beta(64)
+    beta = default_beta(64)  # beta left None: the default at the run's size
     for r in history:  # the terms recorded belong to the same evaluation as the total
         # float32 terms, summed again in float64 here: 1e-6 is 16 float32 roundings
         assert r["total"] == pytest.approx(r["content"] + beta * r["style"], rel=1e-6)
