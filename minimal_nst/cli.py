@@ -36,13 +36,13 @@ def run(args, stop):
     from .outputs import OutputError, check_outputs, side_files
     from .probes import probing
     from .progress import Progress
-    from .stylize import stylize, with_defaults
+    from .stylize import iterations_per_scale, stylize, with_defaults
 
     content, styles, settings, loss, masks = options(args)
     settings = with_defaults(settings)
     with probing(OutputError, f"--output {args.output}"):  # absolute() asks for the cwd
         output = Path(args.output).expanduser().absolute()
-    planned = side_files(output, settings.iterations * settings.scales, args.save_every)
+    planned = side_files(output, sum(iterations_per_scale(settings)), args.save_every)
     inputs = [content, *styles, settings.init, args.weights_path]
     inputs += [*(args.content_masks or ()), *(args.style_masks or ()), args.content_weight_mask]
     check_outputs(planned, [p for p in inputs if isinstance(p, (str, Path))], args.overwrite)
@@ -76,6 +76,7 @@ def run(args, stop):
 def start_preview(content, styles, settings, loss, output):
     """--preview: serve the page, say where."""
     from .preview import Preview
+    from .stylize import iterations_per_scale
 
     name = lambda p: Path(p).name if isinstance(p, (str, Path)) else "the demo"  # noqa: E731
     shown = {
@@ -83,7 +84,7 @@ def start_preview(content, styles, settings, loss, output):
         "style": [name(s) for s in styles],
         "output": str(output),
         "size": settings.size,
-        "iterations": settings.iterations,
+        "iterations": list(iterations_per_scale(settings)),
         "scales": settings.scales,
         "init": str(settings.init),
         "alpha": loss.alpha,

@@ -21,9 +21,13 @@ class StylizeError(ValueError):
 
 def check_settings(s):
     """Raise StylizeError for the first of the Settings `s` that cannot work."""
-    for flag, value in [("--size", s.size), ("--iterations", s.iterations), ("--scales", s.scales)]:
+    counts = s.iterations if isinstance(s.iterations, tuple) else (s.iterations,)
+    numbers = [("--size", s.size), ("--scales", s.scales), *[("--iterations", n) for n in counts]]
+    for flag, value in numbers:
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise StylizeError(f"{flag} must be a positive integer, got {value!r}")
+    if isinstance(s.iterations, tuple) and len(counts) != s.scales:
+        raise StylizeError(f"--iterations: {len(counts)} counts for {s.scales} scales (one each)")
     if not 0 < s.style_scale < math.inf:
         raise StylizeError(f"--style-scale must be > 0, got {s.style_scale}")
     choices = {

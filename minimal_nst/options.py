@@ -60,6 +60,17 @@ def count(text):
     return int(text)
 
 
+def counts(text):
+    """argparse type: a whole number, or comma-separated ones (a tuple); checked by stylize."""
+    try:
+        values = tuple(int(w) for w in split(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number or comma-separated ones, not {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
 def numbers(text):
     """argparse type: comma-separated numbers."""
     try:
@@ -122,8 +133,9 @@ def running_options(a):
     from .inputs import OPTIMIZERS
     from .vgg import CONVS
 
-    a("--iterations", type=int, help="L-BFGS iterations per scale (default: 100 CPU, 500 GPU)")
-    a("--scales", type=int, default=1, help="coarse to fine: this many sizes, sqrt(2) apart")
+    a("--iterations", type=counts, help="L-BFGS iterations at every scale, or one per scale "
+      "coarse to fine: 100,50 (default: 100 CPU, 500 GPU)")  # fmt: skip
+    a("--scales", type=int, help="coarse to fine: this many sizes, sqrt(2) apart (default: 1)")
     a("--init", default="content", help="content, noise, or an image path")
     a("--seed", type=count, default=0, help="seed of the noise init")
     a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")

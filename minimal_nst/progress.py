@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from .image import save_image
 from .outputs import snapshot_path
-from .stylize import scale_sizes
+from .stylize import iterations_per_scale, scale_sizes
 
 BAR = "{percentage:3.0f}%|{bar:20}| {desc}  {elapsed} ETA {remaining}"
 
@@ -32,9 +32,10 @@ class Progress:
             print(self.note, file=self.stream)
         sizes = scale_sizes(self.settings.size, self.settings.scales)
         self.cost = [(s / sizes[-1]) ** 2 for s in sizes]  # in full-size iterations
-        self.iterations = self.settings.iterations * len(sizes)
+        counts = iterations_per_scale(self.settings)
+        self.iterations = sum(counts)
         self.bar = tqdm(
-            total=self.settings.iterations * sum(self.cost),
+            total=sum(n * cost for n, cost in zip(counts, self.cost)),
             file=self.stream if self.tty else io.StringIO(),
             bar_format=BAR,
             disable=not self.print_every,

@@ -31,9 +31,10 @@ from .vgg import VGG19
 DEFAULT_CONTENT = "grace_hopper.jpg"  # matplotlib's sample data: a public-domain photo
 DEFAULT_STYLE = Path(__file__).parent / "data" / "default_style.png"  # scripts/paint_style.py
 DEFAULTS = {  # what a Settings field left None means on each backend: minutes on 2 cores or a GPU
-    "numpy": {"size": 256, "iterations": 100, "conv": "winograd4", "optimizer": "scipy"},
-    "cupy": {"size": 512, "iterations": 500, "conv": "im2col", "optimizer": "lbfgs"},
-}  # bench/RESULTS.md
+    "numpy": {"size": 256, "scales": 1, "conv": "winograd4", "optimizer": "scipy"},
+    "cupy": {"size": 512, "scales": 1, "conv": "im2col", "optimizer": "lbfgs"},
+}  # bench/RESULTS.md (speed), bench/QUALITY.md (looks)
+ITERATIONS = {"numpy": (100, 100), "cupy": (500, 500)}  # at the first scale, at each later one
 NOISE_STD = 50.0  # white-noise init: Gaussian pixels around mid-grey, 0-255 scale
 STOPPED = {
     "nonfinite": "the loss became NaN or infinite; kept the last finite image",
@@ -45,8 +46,10 @@ STOPPED = {
 class Settings:
     """How to run: everything but the images, the Eq. 7 options (LossOptions) and the network.
 
-    size: the output's longer side; iterations: L-BFGS iterations at each of `scales` sizes,
-    coarse to fine by factors of sqrt(2). None: 256 px and 100 on a CPU, 512 and 500 on a GPU.
+    size: the output's longer side; scales: how many sizes, coarse to fine by factors of
+    sqrt(2), each starting from the last one's result; iterations: L-BFGS iterations at every
+    scale, or a tuple of one per scale, coarse to fine. None: the backend's (DEFAULTS and
+    ITERATIONS: 256 px, 1 scale, 100 iterations on a CPU; 512 px, 1 scale, 500 on a GPU).
     init: "content", "noise" or an image. style_scale: the style's size relative to the output.
     preserve_colors: "none", "luminance" (keep the content's colours) or "histogram" (recolour
     the styles to the content's first). conv: "plain" (layers.py), "im2col", "winograd" or
@@ -56,8 +59,8 @@ class Settings:
     """
 
     size: int | None = None
-    iterations: int | None = None
-    scales: int = 1
+    iterations: int | tuple | None = None
+    scales: int | None = None
     init: Any = "content"
     seed: int = 0
     style_scale: float = 1.0
@@ -136,8 +139,20 @@ def _prepare(content, style, s, loss, masks, xp):
 
 def with_defaults(s):
     """Settings `s` with the fields left None filled in for the backend it will run on."""
-    defaults = DEFAULTS[get_backend(s.backend).__name__]
-    return dataclasses.replace(s, **{k: v for k, v in defaults.items() if getattr(s, k) is None})
+    backend = get_backend(s.backend).__name__
+    s = dataclasses.replace(
+        s, **{k: v for k, v in DEFAULTS[backend].items() if getattr(s, k) is None}
+    )
+    if s.iterations is None:
+        first, later = ITERATIONS[backend]
+        n = s.scales if isinstance(s.scales, int) and s.scales > 1 else 1  # else: checked later
+        s = dataclasses.replace(s, iterations=first if n == 1 else (first,) + (later,) * (n - 1))
+    return s
+
+
+def iterations_per_scale(s):
+    """(L-BFGS iterations at each scale, coarse to fine) of Settings with their defaults."""
+    return tuple(s.iterations) if isinstance(s.iterations, tuple) else (s.iterations,) * s.scales
 
 
 def scale_sizes(size, scales):
@@ -163,7 +178,7 @@ def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
     target_rgb, style_rgbs, x_rgb, masks = images
     reference = target_rgb if target_rgb is not None else style_rgbs[0]
     result, sizes = Result(), scale_sizes(s.size, s.scales)
-    for k, side in enumerate(sizes):
+    for k, (side, iterations) in enumerate(zip(sizes, iterations_per_scale(s))):
         if stop.signum is not None:  # between two scales: keep the last one's result
             result.stopped = "interrupted"
             break
@@ -177,7 +192,7 @@ def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
         record = _recorder(result.history, objective, tags, shape, callback)
         x0 = initial_image(x_rgb, shape, s.seed)
         x_best, result.stopped = lbfgs(
-            objective, x0, s.iterations, xp, s.dtype, record, stop, s.optimizer
+            objective, x0, iterations, xp, s.dtype, record, stop, s.optimizer
         )
         x_rgb = deprocess(x_best)
         if result.stopped:

@@ -95,6 +95,9 @@ def test_16bit_gray_rgba_and_cmyk_images_simply_work(nst, tmp_path, photo):
         ("--content-layers fc7", ["unknown layer", "fc7"]),
         ("--size 0", ["--size must be a positive integer"]),
         ("--iterations -3", ["--iterations must be a positive integer"]),
+        ("--iterations 5,0 --scales 2", ["--iterations must be a positive integer, got 0"]),
+        ("--iterations 5,5 --scales 3", ["--iterations: 2 counts for 3 scales"]),
+        ("--iterations many", ["expected a whole number or comma-separated ones"]),
         ("--size big", ["invalid int value"]),
         ("--style-weight -1", ["--style-weight must be >= 0"]),
         ("--style-strength -2", ["--style-strength must be >= 0"]),
@@ -273,3 +276,10 @@ def test_the_eta_weighs_each_scale_by_its_pixels():
         progress({"scale": 1, "of": 2, "total": 1.0, "content": 1.0, "style": 1.0}, None)
     spent, left = progress.bar.n, progress.bar.total - progress.bar.n
     assert left / spent == pytest.approx(2.0, rel=0.01)  # the sides are whole pixels: 256 and 181
+    # With a count per scale: 8 coarse iterations cost as much as 4 fine ones.
+    settings = Settings(size=256, iterations=(8, 4), scales=2)
+    progress = Progress(Path("out.png"), settings, print_every=1, save_every=0, stream=stream)
+    for _ in range(8):
+        progress({"scale": 1, "of": 2, "total": 1.0, "content": 1.0, "style": 1.0}, None)
+    assert progress.bar.total / progress.bar.n == pytest.approx(2.0, rel=0.01)
+    assert progress.iterations == 12

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from conftest import generated_photo, generated_stripes
-from minimal_nst import LossOptions, Objective, stylize
+from minimal_nst import LossOptions, Objective, Settings, stylize
 from minimal_nst.image import (
     deprocess,
     fit_shape,
@@ -101,6 +101,21 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size(vgg_numpy):
     assert [r["scale"] for r, _ in records] == [1, 1, 1, 2, 2, 2]
     assert records[0][1] == (34, 45, 3) and records[-1][1] == (48, 64, 3)
     assert result.image.shape == (48, 64, 3)
+    # One count per scale, coarse to fine: the cheap coarse scale may take more.
+    result = stylize(photo, stripes, net=vgg_numpy, size=64, iterations=(4, 2), scales=2)
+    assert [r["scale"] for r in result.history] == [1, 1, 1, 1, 2, 2]
+
+
+def test_left_to_the_defaults_the_iterations_follow_the_scales():
+    """The backend's count at the first scale and its count at each later one (ITERATIONS)."""
+    from minimal_nst.stylize import ITERATIONS, iterations_per_scale, with_defaults
+
+    first, later = ITERATIONS["numpy"]
+    for scales in (1, 2, 3):
+        s = with_defaults(Settings(backend="numpy", scales=scales))
+        assert iterations_per_scale(s) == (first,) + (later,) * (scales - 1)
+    s = with_defaults(Settings(backend="numpy", scales=3, iterations=7))  # given: at every scale
+    assert iterations_per_scale(s) == (7, 7, 7)
 
 
 def test_luminance_transfer_keeps_the_content_colours(vgg_numpy):
