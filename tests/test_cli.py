@@ -246,9 +246,9 @@ def test_a_preset_stands_in_for_the_options_not_given():
     paper = options(parse_args(["--preset", "paper", "--iterations", "7"]))[2]
     assert (paper.init, paper.iterations) == ("noise", 7)
     # A beta given replaces the preset's multiple of the default, rather than clash with it.
-    loss = options(parse_args(["--preset", "strong", "--style-weight", "5"]))[3]
+    loss = options(parse_args(["--preset", "subtle", "--style-weight", "5"]))[3]
     assert (loss.beta, loss.strength) == (5.0, 1.0)
-    assert options(parse_args(["--preset", "strong"]))[3].strength == 3.0
+    assert options(parse_args(["--preset", "subtle"]))[3].strength == 0.1
     assert options(parse_args([]))[2] == options(parse_args(["--init", "content"]))[2]
 
 
