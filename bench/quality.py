@@ -262,15 +262,15 @@ def contact_sheets(out, pairs, settings, tile=192):
 def gallery(out, pairs, setting, path, tile=256):
     """One JPEG for the README, the classic grid: the paintings along the top, the photos down
     the left, each pair's output of `setting` where they meet (blank where there is none)."""
-    photos_ = list(dict.fromkeys(photo for photo, _ in pairs))
-    paintings_ = list(dict.fromkeys(painting for _, painting in pairs))
-    tiles = [("", None), *paintings_]
-    for photo in photos_:
+    rows = list(dict.fromkeys(photo for photo, _ in pairs))  # (name, path) of each photo
+    columns = list(dict.fromkeys(painting for _, painting in pairs))
+    tiles = [("", None), *columns]
+    for photo in rows:
         tiles.append(photo)
-        for painting in paintings_:
+        for painting in columns:
             output = out / f"{job_name(photo[0], painting[0], setting)}.png"
             tiles.append((setting if output.exists() else "", output if output.exists() else None))
-    sheet = contact_sheet(tiles, tile, cols=1 + len(paintings_))
+    sheet = contact_sheet(tiles, tile, cols=1 + len(columns))
     atomic_write(path, lambda f: sheet.save(f, "JPEG", quality=88))
 
 
