@@ -106,14 +106,16 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size(vgg_numpy):
     assert [r["scale"] for r in result.history] == [1, 1, 1, 1, 2, 2]
 
 
-def test_left_to_the_defaults_the_iterations_follow_the_scales():
+def test_left_to_the_defaults_the_iterations_follow_the_scales(monkeypatch):
     """The backend's count at the first scale and its count at each later one (ITERATIONS)."""
     from minimal_nst.stylize import ITERATIONS, iterations_per_scale, with_defaults
 
-    first, later = ITERATIONS["numpy"]
-    for scales in (1, 2, 3):
+    # Unequal counts, so that first and later swapped, or one of them used for both, shows.
+    monkeypatch.setitem(ITERATIONS, "numpy", (100, 30))
+    for scales, counts in ((1, 100), (2, (100, 30)), (3, (100, 30, 30))):
         s = with_defaults(Settings(backend="numpy", scales=scales))
-        assert iterations_per_scale(s) == (first,) + (later,) * (scales - 1)
+        assert s.iterations == counts
+        assert iterations_per_scale(s) == (100,) + (30,) * (scales - 1)
     s = with_defaults(Settings(backend="numpy", scales=3, iterations=7))  # given: at every scale
     assert iterations_per_scale(s) == (7, 7, 7)
 
