@@ -35,6 +35,7 @@ DEFAULTS = {  # what a Settings field left None means on each backend: minutes o
     "cupy": {"size": 512, "scales": 1, "conv": "im2col", "optimizer": "lbfgs"},
 }  # bench/RESULTS.md (speed), bench/QUALITY.md (looks)
 ITERATIONS = {"numpy": (100, 100), "cupy": (500, 500)}  # at the first scale, at each later one
+FTOL = 1e-12  # either optimiser stops early when an iteration gains less than this, relatively
 NOISE_STD = 50.0  # white-noise init: Gaussian pixels around mid-grey, 0-255 scale
 STOPPED = {
     "nonfinite": "the loss became NaN or infinite; kept the last finite image",
@@ -297,7 +298,7 @@ def _scipy_lbfgs(watch, x0, iterations, xp, dtype, on_iteration):
         options={
             "maxiter": iterations,
             "maxfun": 2 * iterations + 20,
-            "ftol": 1e-12,
+            "ftol": FTOL,
             "gtol": 1e-12,
         },
     )
@@ -310,4 +311,5 @@ def _device_lbfgs(watch, x0, iterations, xp, dtype, on_iteration):
     low, high = (xp.asarray(bound[:, :, :1, :1]) for bound in pixel_bounds(x0.shape))
     loss_and_grad = lambda x: watch(x.astype(dtype, copy=False), keep=x)  # noqa: E731
     callback = lambda x: watch.iteration(x, on_iteration)  # noqa: E731
-    minimize_on_device(loss_and_grad, xp.asarray(x0, xp.float64), iterations, low, high, callback)
+    x0 = xp.asarray(x0, xp.float64)
+    minimize_on_device(loss_and_grad, x0, iterations, low, high, callback, ftol=FTOL)

@@ -169,9 +169,14 @@ def get_array_module(*arrays):
 _FUNCTIONS = """zeros ones empty full zeros_like ones_like empty_like full_like arange maximum
 minimum clip where stack concatenate pad take_along_axis matmul vdot dot einsum subtract add
 multiply divide sqrt exp log abs sum mean ascontiguousarray broadcast_to isfinite
-allclose array_equal tensordot""".split()
+allclose array_equal tensordot eye nonzero argsort argmax cumsum""".split()
 for _name in _FUNCTIONS:
     globals()[_name] = _call(getattr(numpy, _name))
+
+
+class linalg:  # noqa: N801  (cupy.linalg: the device L-BFGS's (2m, 2m) systems)
+    inv = staticmethod(_call(numpy.linalg.inv))
+    solve = staticmethod(_call(numpy.linalg.solve))
 
 
 class _Runtime:
