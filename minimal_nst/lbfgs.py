@@ -168,11 +168,8 @@ def cauchy_point(g, down, up, Wg, history, M, xp):
     while True:
         index = xp.nonzero(((t > 0) & (t < T)).ravel())[0]
         index = index[xp.argsort(t.ravel()[index])]
-        tau, g_i, W_i = (
-            t.ravel()[index].astype("f8"),
-            g.ravel()[index].astype("f8"),
-            history.w_rows(index),
-        )
+        W_i = history.w_rows(index)
+        tau, g_i = t.ravel()[index].astype("f8"), g.ravel()[index].astype("f8")
         tau0, f1, f2, q, pa = segments(tau, g_i, W_i, dd, p, theta, M, xp)
         length = xp.concatenate([tau0[1:] - tau0[:-1], xp.full(1, T) - tau0[-1:]])
         stop = (f1 >= 0) | (f2 <= 0) | (-f1 <= length * f2)  # the minimum is on segment j
