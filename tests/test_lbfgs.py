@@ -261,3 +261,5 @@ def test_the_optimiser_benchmark_runs_at_toy_size(capsys):
         assert bench.main([*paper, "--sizes", "32", "--iterations", "3", "--repeats", "1"]) == 0
         row = capsys.readouterr().out.strip().splitlines()[-1]
         assert row.startswith("| 32 | ") and row.count("|") == 5
+        scipy_ms, ours_ms, _ = (float(cell) for cell in row.strip("| ").split(" | ")[1:])
+        assert 0 < scipy_ms < np.inf and 0 < ours_ms < np.inf  # a time, not NaN or nothing
