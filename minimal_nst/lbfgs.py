@@ -41,6 +41,7 @@ class History:
 
     def __init__(self, m, xp):
         self.m, self.xp, self.count, self.theta = m, xp, 0, 1.0
+        self.held, self.written = None, set()  # see held_columns
 
     def __len__(self):
         return min(self.count, self.m)
@@ -48,22 +49,30 @@ class History:
     def clear(self):
         self.count = 0
 
-    def add(self, s, y):
+    def add(self, s, y, g):
         """Keep (s, y) if y^T s > 0 (Eq. 6.7), else skip it: the update would lose positive
-        definiteness (N&W Sec. 7.2); 0 up to rounding is skipped too (1/s^T y would blow up)."""
-        xp, m, s, y = self.xp, self.m, s.ravel(), y.ravel()
+        definiteness (N&W Sec. 7.2); 0 up to rounding is skipped too (1/s^T y would blow up).
+        g, the gradient y ends at: H g, for w_g, follows from H y, which the pair needs anyway
+        (H g = H g_old + H y, the two new rows by their own dot products): no pass of its own."""
+        xp, m, s, y, g = self.xp, self.m, s.ravel(), y.ravel(), g.ravel()
         sy, yy = float(xp.vdot(y, s)), float(xp.vdot(y, y))
         if sy <= 1e-10 * yy:
+            if hasattr(self, "H"):
+                self.Hg = (self.H @ g).astype("f8")
             return
         if not hasattr(self, "H"):  # rows left unused hold zeros or old pairs, times 0 below
             self.H = xp.zeros((2 * m, s.size), s.dtype)
             self.SS, self.SY, self.YY = (xp.zeros((m, m)) for _ in range(3))
+            self.Hg = xp.zeros(2 * m)  # H g_old, H being 0
         i = self.count % m
         self.H[i], self.H[m + i] = y, s
+        self.written |= {i, m + i}
         Hs, Hy = self.H @ s, self.H @ y  # (Y s; S s) and (Y y; S y)
         self.SS[i, :] = self.SS[:, i] = Hs[m:]
         self.SY[i, :], self.SY[:, i] = Hs[:m], Hy[m:]
         self.YY[i, :] = self.YY[:, i] = Hy[:m]
+        self.Hg += Hy
+        self.Hg[i], self.Hg[m + i] = xp.vdot(y, g), xp.vdot(s, g)
         self.count, self.theta = self.count + 1, yy / sy
 
     def middle(self):
@@ -85,11 +94,23 @@ class History:
         bottom = xp.concatenate([theta * SY, theta**2 * self.SS[:k, :k]], axis=1)
         return xp.concatenate([top, bottom])
 
+    def w_order(self, Hv):
+        """A product with H's rows, (2m,) or (2m, 2m), put in W = [Y, theta S]'s order, in
+        float64: the k rows in use of each half, S's times theta (on both sides of a matrix)."""
+        k, m, xp = len(self), self.m, self.xp
+        rows = xp.concatenate([xp.arange(k), m + xp.arange(k)])
+        scale = xp.concatenate([xp.ones(k), xp.full(k, self.theta)])
+        if Hv.ndim == 1:
+            return Hv[rows].astype("f8") * scale
+        return Hv[rows][:, rows].astype("f8") * scale[:, None] * scale[None, :]
+
     def w_dot(self, v):
         """W^T v, (2k,) in float64, for an image-shaped v: one pass over H."""
-        k, m = len(self), self.m
-        Hv = (self.H @ v.ravel().astype(self.H.dtype, copy=False)).astype("f8")
-        return self.xp.concatenate([Hv[:k], self.theta * Hv[m : m + k]])
+        return self.w_order(self.H @ v.ravel().astype(self.H.dtype, copy=False))
+
+    def w_g(self):
+        """W^T g, (2k,) in float64, for g the gradient of the newest pair (see add)."""
+        return self.w_order(self.Hg)
 
     def w_times(self, u, shape):
         """W u, image-shaped, for u of length 2k: one pass over H."""
@@ -98,21 +119,47 @@ class History:
         full[:k], full[m : m + k] = u[:k], self.theta * u[k:]
         return (full @ self.H).reshape(shape)
 
+    def columns(self, index):
+        """H's columns at the variables `index`, (2m, len(index)), in H's dtype: W's rows there,
+        raw (see w_order)."""
+        return self.xp.take(self.H, index, axis=1)
+
+    def held_columns(self, index):
+        """columns(index) for the variables held at a bound, and their Gram matrix (2m, 2m), kept
+        from the call before when `index` is the same: near a solution the bound variables
+        settle, and then only the rows written since are gathered and multiplied again.
+        (L-BFGS-B's own code updates its products by the variables entering and leaving the
+        free set, formk; this is the case of none.) On the CPU a gather costs more per element
+        than a pass over H (bench/RESULTS.md)."""
+        xp, same = self.xp, self.held is not None and len(self.held[0]) == len(index)
+        if not (same and bool(xp.array_equal(self.held[0], index))):
+            columns = self.columns(index)
+            self.held, self.written = (index, columns, columns @ columns.T), set()
+        _, columns, gram = self.held
+        for row in self.written:
+            columns[row] = xp.take(self.H[row], index)
+        for row in self.written:
+            gram[row, :] = gram[:, row] = columns @ columns[row]
+        self.written = set()
+        return columns, gram
+
     def w_rows(self, index):
         """The rows of W at the variables `index`, transposed: (2k, len(index)), float64."""
         k, m = len(self), self.m
-        rows = self.H[:, index].astype("f8")
+        rows = self.columns(index).astype("f8")
         return self.xp.concatenate([rows[:k], self.theta * rows[m : m + k]])
 
 
 def breakpoints(g, down, up, xp):
     """t_i where variable i reaches its bound along x - t g (BLNZ Eq. 4.1): (x_i - u_i) / g_i
     for g_i < 0, (x_i - l_i) / g_i for g_i > 0; 0 if it is already there; for g_i = 0 infinity
-    or NaN (neither > 0 nor <= 0: a variable that does not move). down = l - x, up = u - x.
+    or NaN (never below a finite T, never <= 0: a variable that does not move). down = l - x,
+    up = u - x. Of -up / g and -down / g the one of the bound -g points at is >= 0, the other
+    <= 0: the larger (four passes; choosing by g's sign, eight; NumPy's where is slower still).
     """
-    move = up * (g < 0) + down * (g > 0)  # to the bound -g points at; NumPy's where is slower
     with numpy.errstate(divide="ignore", invalid="ignore"):  # g_i = 0, as said
-        return xp.abs(move) / xp.abs(g)
+        t = xp.minimum(up / g, down / g)
+    return xp.negative(t, out=t)
 
 
 def segments(tau, g_i, w_i, dd, p, theta, M, xp):
@@ -142,8 +189,8 @@ class CauchyPoint(NamedTuple):
     c: Any  # W^T z, (2k,)
     t: float
     at_bound: Any  # the variables at a bound at x_c (A), image-shaped
-    W_A: Any  # their rows of W, (2k, |A|)
-    g_A: Any  # their gradients, (|A|,)
+    WA_g: Any  # W^T Z_A Z_A^T g, over A, (2k,)
+    WA_WA: Any  # W^T Z_A Z_A^T W, (2k, 2k)
 
 
 def cauchy_point(g, down, up, Wg, history, M, xp):
@@ -156,12 +203,13 @@ def cauchy_point(g, down, up, Wg, history, M, xp):
     t = breakpoints(g, down, up, xp)
     at_bound = t <= 0  # held at the bound -g points past: d_i = 0, else d_i = -g_i
     held = xp.nonzero(at_bound.ravel())[0]
-    W_held, g_held = history.w_rows(held), g.ravel()[held].astype("f8")
+    (H_held, gram), g_held = history.held_columns(held), g.ravel()[held]  # (2m, |held|)
+    Wh_g, Wh_Wh = history.w_order(H_held @ g_held), history.w_order(gram)
     gg = float(xp.vdot(g, g))
-    dd = gg - float(g_held @ g_held)  # d^T d
-    p, theta = W_held @ g_held - Wg, history.theta  # W^T d
+    dd = gg - float(xp.vdot(g_held, g_held))  # d^T d
+    p, theta = Wh_g - Wg, history.theta  # W^T d
     if dd <= 1e-4 * gg:  # every variable held, up to float32's rounding of g^T g: x is x_c
-        return CauchyPoint(xp.zeros_like(g), xp.zeros_like(p), 0.0, at_bound, W_held, g_held)
+        return CauchyPoint(xp.zeros_like(g), xp.zeros_like(p), 0.0, at_bound, Wh_g, Wh_Wh)
     T = dd / max(theta * dd - float(p @ M @ p), 1e-300)  # -f'_0 / f''_0 (f''_0 > 0: B is SPD)
     largest = float(numpy.finfo(t.dtype).max)  # a T past it: all of them
     T = T if T < largest else math.inf
@@ -181,9 +229,8 @@ def cauchy_point(g, down, up, Wg, history, M, xp):
     t_c = float(tau0[j]) + (-f1_j / f2_j if f1_j < 0 and f2_j > 0 else 0.0)
     at_bound.ravel()[index[:j]] = True
     z = xp.clip(-t_c * g, down, up)  # P(x - t_c g) - x
-    W_A = xp.concatenate([W_held, W_i[:, :j]], axis=1)
-    g_A = xp.concatenate([g_held, g_i[:j]])
-    return CauchyPoint(z, pa[:, j] + t_c * q[:, j], t_c, at_bound, W_A, g_A)
+    W_j, c = W_i[:, :j], pa[:, j] + t_c * q[:, j]
+    return CauchyPoint(z, c, t_c, at_bound, Wh_g + W_j @ g_i[:j], Wh_Wh + W_j @ W_j.T)
 
 
 def subspace_step(g, cauchy, Wg, history, M):
@@ -193,15 +240,18 @@ def subspace_step(g, cauchy, Wg, history, M):
     du = -r / theta - Z^T W (I - M W^T Z Z^T W / theta)^-1 M W^T Z r / theta^2 (Eq. 5.11).
     The free variables have not reached a bound, z_c = -t_c g there, so r = Z^T ((1 - theta t_c)
     g - W M c), and W^T Z r and W^T Z Z^T W follow from W^T g and W^T W less the bound
-    variables' rows of W (A: a few, gathered by cauchy_point): the one pass over W here is W u,
-    for du."""
-    xp, theta, (_, c, t_c, at_bound, W_A, g_A) = history.xp, history.theta, cauchy
-    WZZW = history.gram() - W_A @ W_A.T
+    variables' part (gathered by cauchy_point): the one pass over W here is W u, for du."""
+    xp, theta, (_, c, t_c, at_bound, WA_g, WA_WA) = history.xp, history.theta, cauchy
+    WZZW = history.gram() - WA_WA
     Mc, shrink = M @ c, 1 - theta * t_c
-    WZr = shrink * (Wg - W_A @ g_A) - WZZW @ Mc
+    WZr = shrink * (Wg - WA_g) - WZZW @ Mc
     N = xp.eye(len(c)) - (M @ WZZW) / theta
     v = xp.linalg.solve(N, M @ WZr)
-    return -(shrink * g - history.w_times(Mc - v / theta, g.shape)) * ~at_bound / theta
+    du = history.w_times(Mc - v / theta, g.shape)  # in place from here: a pass each, no copy
+    du -= shrink * g
+    du *= ~at_bound
+    du /= theta
+    return du
 
 
 def direction(x, g, history, low, high, xp):
@@ -209,13 +259,15 @@ def direction(x, g, history, low, high, xp):
     (Morales & Nocedal 2011), so x + t d stays inside for 0 <= t <= 1; if that is not downhill,
     the subspace step cut where it leaves the box (BLNZ's own). With no history (B = I), the
     projected gradient step P(x - g) - x, BLNZ's first; a step still not downhill (rounding)
-    drops the history. In the gradient's dtype, like the history (see minimize)."""
+    drops the history. In the gradient's dtype, like the history (see minimize); g is the
+    gradient the newest pair ends at (History.add)."""
     down, up = xp.subtract(low, x, dtype=g.dtype), xp.subtract(high, x, dtype=g.dtype)
     if len(history):
-        M, Wg = history.middle(), history.w_dot(g)
+        M, Wg = history.middle(), history.w_g()
         cauchy = cauchy_point(g, down, up, Wg, history, M, xp)
         du, z = subspace_step(g, cauchy, Wg, history, M), cauchy.z
-        d = xp.clip(z + du, down, up)
+        d = z + du
+        xp.clip(d, down, up, out=d)
         if float(xp.vdot(g, d)) >= 0:
             d = z + largest_step(z, du, down, up, xp) * du
         if float(xp.vdot(g, d)) < 0:
@@ -380,7 +432,7 @@ def minimize(f, x0, iterations, low, high, callback=None, m=HISTORY, ftol=0.0):
         p = wolfe_search(f, start, d, low, high, xp)
         if p is None:
             break
-        history.add((p.x - x).astype(g.dtype, copy=False), p.g - g)
+        history.add((p.x - x).astype(g.dtype, copy=False), p.g - g, p.g)
         x, fx, g, gain = p.x, p.f, p.g, fx - p.f
         if callback:
             callback(x)

@@ -169,7 +169,7 @@ def get_array_module(*arrays):
 _FUNCTIONS = """zeros ones empty full zeros_like ones_like empty_like full_like arange maximum
 minimum clip where stack concatenate pad take_along_axis matmul vdot dot einsum subtract add
 multiply divide sqrt exp log abs sum mean ascontiguousarray broadcast_to isfinite
-allclose array_equal tensordot eye nonzero argsort argmax cumsum""".split()
+allclose array_equal tensordot eye nonzero argsort argmax cumsum take negative floor""".split()
 for _name in _FUNCTIONS:
     globals()[_name] = _call(getattr(numpy, _name))
 

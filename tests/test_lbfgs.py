@@ -29,10 +29,11 @@ def random_history(rng, n=12, m=4):
     more than m added, so the ring has wrapped and the oldest two are gone."""
     A = rng.standard_normal((n, n))
     Q = A @ A.T + n * np.eye(n)
-    history, pairs = History(m, np), []
+    history, pairs, g = History(m, np), [], rng.standard_normal(n)
     for _ in range(m + 2):
         s = rng.standard_normal(n)
-        history.add(s, Q @ s)
+        g = g + Q @ s  # the gradient each pair's y ends at
+        history.add(s, Q @ s, g)
         pairs.append((s, Q @ s))
     return history, pairs[-m:]
 
@@ -60,10 +61,45 @@ def test_the_compact_form_is_the_bfgs_update_applied_m_times():
     assert np.abs(dense_model(history, 12) - B).max() < 1e-11 * np.abs(B).max()
 
 
+@pytest.mark.parametrize("dtype", ["f8", "f4"])
+def test_the_history_keeps_w_transpose_g_equal_to_a_fresh_product(dtype):
+    """add keeps H g from H y (H g_new = H g_old + H y), the two rows it replaces by their own
+    dot products; after the ring has wrapped, a pair skipped and the history cleared, W^T g is
+    still W^T g of the newest gradient, to the rounding of float32 products: each entry a sum
+    of 50 terms, within 50 float32 roundings of |w_i| |g| (Cauchy-Schwarz), 3e-6 of it."""
+    rng, n = np.random.default_rng(1), 50
+    history, g = History(3, np), rng.standard_normal(n).astype(dtype)
+    for step in range(9):
+        s = rng.standard_normal(n).astype(dtype)
+        y = -s if step == 4 else s + 0.1 * rng.standard_normal(n).astype(dtype)  # 4: skipped
+        g = g + y
+        history.add(s, y, g)
+        if step == 6:
+            history.clear()
+        size = np.linalg.norm(history.w_rows(np.arange(n)), axis=1) * np.linalg.norm(g)
+        assert (np.abs(history.w_g() - history.w_dot(g)) <= 1e-5 * size).all(), step
+    assert len(history) == 2 and history.count == 2
+
+
+def test_the_bound_variables_columns_kept_between_calls_are_those_of_a_fresh_gather():
+    """held_columns keeps the bound variables' columns of H and their Gram matrix while the same
+    variables stay bound; the rows a new pair writes are gathered again (float64: exact up to
+    the products' rounding)."""
+    rng = np.random.default_rng(2)
+    history, _ = random_history(rng)
+    for index in ([1, 4, 7], [1, 4, 7], [0, 4, 7], [0, 4, 7]):
+        index = np.array(index)
+        columns, gram = history.held_columns(index)
+        np.testing.assert_array_equal(columns, history.H[:, index])
+        assert np.abs(gram - columns @ columns.T).max() < 1e-12 * np.abs(gram).max()
+        s = rng.standard_normal(12)
+        history.add(s, 2 * s, s)  # writes two rows (the gradient: any)
+
+
 def test_a_pair_without_positive_curvature_is_skipped():
     """y^T s <= 0 would make B indefinite (Eq. 6.7): the pair is not kept."""
     history = History(3, np)
-    history.add(np.array([1.0, 0.0]), np.array([-1.0, 0.0]))
+    history.add(np.array([1.0, 0.0]), np.array([-1.0, 0.0]), np.zeros(2))
     assert len(history) == 0
 
 
