@@ -260,16 +260,19 @@ class Watch:
     def __init__(self, objective, stop, x0):
         self.objective, self.stop = objective, stop
         self.best_loss, self.best_x, self.start = math.inf, x0, time.time()
+        self.copies = True  # False: the optimiser never writes to an array once evaluated
 
     def __call__(self, x, keep=None):
-        """(loss, gradient) at x; keep: what to copy if x is the best so far (default: x)."""
+        """(loss, gradient) at x; keep: what to keep if x is the best so far (default: x), a
+        copy unless the optimiser leaves it as it is (`copies`)."""
         self.stop.check()
         with np.errstate(over="ignore", invalid="ignore"):  # a NaN is reported, not warned
             loss, grad = self.objective.loss_and_grad(x)
         if not math.isfinite(loss):
             raise NonFinite
         if loss < self.best_loss:
-            self.best_loss, self.best_x = loss, (x if keep is None else keep).copy()
+            best = x if keep is None else keep
+            self.best_loss, self.best_x = loss, best.copy() if self.copies else best
         return loss, grad
 
     def iteration(self, x, on_iteration):
@@ -312,4 +315,5 @@ def _device_lbfgs(watch, x0, iterations, xp, dtype, on_iteration):
     loss_and_grad = lambda x: watch(x.astype(dtype, copy=False), keep=x)  # noqa: E731
     callback = lambda x: watch.iteration(x, on_iteration)  # noqa: E731
     x0 = xp.asarray(x0, xp.float64)
+    watch.copies = False  # lbfgs.minimize makes each iterate anew and never writes to it again
     minimize_on_device(loss_and_grad, x0, iterations, low, high, callback, ftol=FTOL)

@@ -284,6 +284,20 @@ def test_on_the_papers_objective_it_gets_as_far_as_scipy(vgg_numpy, init):
     assert first.max() < 1e-3, first
 
 
+def test_no_iterate_is_written_to_once_evaluated():
+    """stylize keeps the best iterate without a copy (Watch.copies), so minimize must make each
+    trial point anew and leave it alone: every point f saw is still what it was then."""
+    f, _ = bounded_quadratic()
+    seen = []
+
+    def recording(x):
+        seen.append((x, x.copy()))
+        return f(x)
+
+    minimize(recording, np.zeros(200), 30, -np.ones(200), np.ones(200))
+    assert len(seen) > 30 and all(np.array_equal(x, then) for x, then in seen)
+
+
 def test_the_optimiser_benchmark_runs_at_toy_size(capsys):
     """bench/optimizers.py, the overhead of each optimiser per iteration, cannot rot."""
     import importlib.util
