@@ -23,6 +23,10 @@ def main(argv=None):
         from .check import main as check_main
 
         return check_main(argv[1:])
+    if argv[:1] == ["video"]:
+        from .video.cli import main as video_main
+
+        return video_main(argv[1:])
     if argv[:1] == ["batch"]:
         from .batch import main as batch_main
 

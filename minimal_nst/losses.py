@@ -170,3 +170,16 @@ def tv_loss(x):
     grad[:, :, :, 1:] += 2 * dw
     grad[:, :, :, :-1] -= 2 * dw
     return (dh * dh).sum() + (dw * dw).sum(), grad
+
+
+# -- Video (Ruder, Dosovitskiy & Brox 2016; minimal_nst/video brings w and c) --
+
+
+def temporal_loss(x, w, c):
+    """L_temporal = 1/D sum_k c_k (x_k - w_k)^2, D = 3 H W (Ruder et al. 2016, the short-term
+    loss): the frame x against w, the stylised frame before it carried along the optical flow,
+    pixel by pixel, weighted by c (H, W) in [0, 1], the same in each channel (not the whole
+    loss scaled by c's sum); and dL/dx = 2/D c o (x - w)."""
+    diff = x - w  # (1, 3, H, W)
+    weighted = c * diff
+    return (weighted * diff).sum() / diff.size, 2.0 * weighted / diff.size

@@ -1,5 +1,7 @@
 """The function L-BFGS minimises: Eq. 7 at an image, and its gradient, through VGG-19."""
 
+from typing import Any, NamedTuple
+
 from .backend import get_array_module
 from .losses import (
     LossOptions,
@@ -8,11 +10,21 @@ from .losses import (
     guided_style_loss,
     style_loss,
     style_target,
+    temporal_loss,
     total_loss,
     tv_loss,
     weighted_content_loss,
 )
 from .masks import mask_at_layers
+
+
+class Temporal(NamedTuple):
+    """The temporal term of a video frame (video/, Ruder et al. 2016): weight L_temporal(x, w, c),
+    w the stylised frame before, warped to this one, preprocessed like x; c (H, W) in [0, 1]."""
+
+    w: Any
+    c: Any
+    weight: float
 
 
 def as_matrix(feature):
@@ -29,10 +41,11 @@ class Objective:
     loss.beta None: loss.beta_at the content image's longer side (of the style's, if none).
     masks: a masks.Masks at these images' sizes, or None: each style in its own region, with
     guided Gram matrices; the blend weights then scale each region's term (default 1 each).
+    temporal: a Temporal, for a video's frame, or None.
     """
 
-    def __init__(self, net, content, styles, loss=None, masks=None):
-        self.net, self.loss = net, loss or LossOptions()
+    def __init__(self, net, content, styles, loss=None, masks=None, temporal=None):
+        self.net, self.loss, self.temporal = net, loss or LossOptions(), temporal
         loss = self.loss
         reference = content if content is not None else styles[0]
         self.beta = loss.beta_at(max(reference.shape[2:]))
@@ -78,16 +91,22 @@ class Objective:
         style = self._style(feats)
         L_total, grads = total_loss(content, style, self.loss.alpha, self.beta)
         dx = self.net.backward(grads, tape)
-        L_tv = 0.0
+        L_tv = L_temporal = 0.0
         if self.loss.tv_weight:
             L_tv, d_tv = tv_loss(x)
             L_total, dx = L_total + self.loss.tv_weight * L_tv, dx + self.loss.tv_weight * d_tv
+        if self.temporal is not None:
+            w, c, weight = self.temporal
+            L_temporal, d_temporal = temporal_loss(x, w, c)
+            L_total, dx = L_total + weight * L_temporal, dx + weight * d_temporal
         self.terms = {
             "total": float(L_total),
             "content": float(content[0]),
             "style": float(style[0]),
             "tv": float(L_tv),
         }
+        if self.temporal is not None:
+            self.terms["temporal"] = float(L_temporal)
         return self.terms["total"], dx
 
     def _content(self, feats):

@@ -13,8 +13,8 @@ PROG = "minimal-nst"
 DESCRIPTION = (
     "Neural style transfer (Gatys, Ecker & Bethge 2015) on NumPy or CuPy. With no arguments it "
     "paints the demo: matplotlib's Grace Hopper photo in the style of scripts/paint_style.py's. "
-    "Also: `minimal-nst batch --help` (many images at once, on Dask) and `minimal-nst check` "
-    "(the gradient checks on this machine)."
+    "Also: `minimal-nst batch --help` (many images at once, on Dask), `minimal-nst video --help` "
+    "(a clip, frame by frame, held still) and `minimal-nst check` (the gradient checks here)."
 )
 
 

@@ -90,7 +90,16 @@ def default_content_path():
 
 
 def stylize(
-    content, style, settings=None, loss=None, net=None, callback=None, stop=None, masks=None, **kw
+    content,
+    style,
+    settings=None,
+    loss=None,
+    net=None,
+    callback=None,
+    stop=None,
+    masks=None,
+    temporal=None,
+    **kw,
 ):
     """Paint `content` in the style of `style`; return a Result (image, loss history).
 
@@ -106,6 +115,7 @@ def stylize(
     masks: spatial control (masks.py): a list of region masks, one per style and optionally a
     last one for a background with no style (paths, PIL images or (H, W) arrays in [0, 1]), or
     a masks.Masks with masks on the style images and a per-pixel content weight too.
+    temporal: a video frame's objective.Temporal at the output's shape, one scale (video/).
     """
     s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
     xp = get_backend(s.backend)
@@ -115,7 +125,7 @@ def stylize(
             from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
 
             net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
-        result = _coarse_to_fine(net, loss, images, s, xp, callback, stop)
+        result = _coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal)
     if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
         result.image = keep_colors(result.image, content_rgb)
     return result
@@ -174,7 +184,7 @@ def _check_resources(target_rgb, style_rgbs, s, loss, xp):
         raise StylizeError(problem)
 
 
-def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
+def _coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal=None):
     """L-BFGS at each scale in turn, each starting from the last one's result, upsampled."""
     target_rgb, style_rgbs, x_rgb, masks = images
     reference = target_rgb if target_rgb is not None else style_rgbs[0]
@@ -188,7 +198,7 @@ def _coarse_to_fine(net, loss, images, s, xp, callback, stop):
         style_shapes = [fit_shape(*r.shape[:2], round(side * s.style_scale)) for r in style_rgbs]
         style_xs = [_network_input(r, t, xp, s.dtype) for r, t in zip(style_rgbs, style_shapes)]
         scale_masks = masks and at_scale(masks, shape, style_shapes)
-        objective = Objective(net, content_x, style_xs, loss, scale_masks)
+        objective = Objective(net, content_x, style_xs, loss, scale_masks, temporal)
         tags = {"scale": k + 1, "of": len(sizes)}
         record = _recorder(result.history, objective, tags, shape, callback)
         x0 = initial_image(x_rgb, shape, s.seed)

@@ -11,6 +11,7 @@ import pytest
 from minimal_nst.batch_args import build_batch_parser
 from minimal_nst.options import build_parser
 from minimal_nst.outputs import side_files
+from minimal_nst.video.cli import build_video_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "minimal_nst"
@@ -53,19 +54,26 @@ def test_what_runs_write_by_default_is_ignored(checkout):
         name = figure_default(script)
         written += [name, f"{Path(name).stem}_tiles/batch.csv"]
     written += ["quality/QUALITY.md", "quality/sheets/hopper-demo.png"]  # bench/quality.py's --out
+    video = Path(build_video_parser().get_default("output"))  # and its frames beside it
+    written += [str(video), f"{video.stem}_frames/frame_00001.png"]
     ignored = set(git("check-ignore", "--no-index", *written))
     assert set(written) <= ignored, f"not ignored: {sorted(set(written) - ignored)}"
 
 
 def package_imports():
-    """{module: the package's modules it imports}, at the top or inside a function."""
+    """{module: the package's modules it imports}, at the top or inside a function; a module in
+    a subpackage named by its path (video.run)."""
     graph = {}
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name, here = ".".join(p for p in parts if p != "__init__") or "__init__", parts[:-1]
         found = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                found |= {node.module} if node.module else {a.name for a in node.names}
-        graph[path.stem] = {name.split(".")[0] for name in found} - {path.stem}
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                base = here[: len(here) - node.level + 1]  # the package the dots name
+                names = [node.module] if node.module else [a.name for a in node.names]
+                found |= {".".join([*base, n]) for n in names}
+        graph[name] = found - {name}
     return graph
 
 
@@ -86,7 +94,7 @@ def test_every_import_points_down():
 
 def test_every_function_fits_on_one_screen():
     long = []
-    for path in sorted([*PACKAGE.glob("*.py"), *(ROOT / "scripts").glob("*.py")]):
+    for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "scripts").glob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines = node.end_lineno - node.lineno + 1

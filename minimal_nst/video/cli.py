@@ -1,0 +1,164 @@
+"""`minimal-nst video`: a clip in, a stylised clip out (and its frames, kept for a resume).
+
+Every single-run option applies to every frame (size, weights, layers, colours, masks,
+backend, optimizer); --iterations is the first frame's, --later-iterations the rest's.
+Bad input is one line and exit code 2 before any work; Ctrl-C, SIGTERM and SIGHUP stop at a
+clean point (the frames written are kept; a rerun resumes at the next one).
+"""
+
+import sys
+from pathlib import Path
+
+from ..interrupt import StopSignals, exit_code
+from ..options import PROG, UsageError, build_parser, friendly_errors, options, parse_args
+
+NAME = f"{PROG} video"
+
+
+def build_video_parser():
+    """The single run's options, and the video's own."""
+    from .flow import DIS_PRESET
+    from .run import MODES, TEMPORAL_PER_PIXEL
+
+    p = build_parser()
+    p.prog, p.description = NAME, __doc__.splitlines()[0].split(": ", 1)[1]
+    helps = {
+        "content": "the clip: a video file, a folder of frames (sorted by name) or a glob",
+        "output": "a video (.mp4, .mov, .mkv, .gif), or a folder: the frames only",
+        "iterations": "L-BFGS iterations of the first frame (default: 100 CPU, 500 GPU)",
+    }
+    for action in p._actions:
+        action.help = helps.get(action.dest, action.help)
+        if action.dest == "output":
+            action.default = "stylized.mp4"
+    a = p.add_argument_group("video (Ruder, Dosovitskiy & Brox 2016)").add_argument
+    a("--frames", metavar="DIR", help="where the frames go (default: OUTPUT's name + _frames)")
+    a("--mode", choices=MODES, default="temporal", help="independent: each frame alone; warped: "
+      "each from the last, warped; temporal: and held to it")  # fmt: skip
+    a("--temporal-weight", type=float, help=f"the temporal loss's (default: {TEMPORAL_PER_PIXEL:g}"
+      " x H x W)")  # fmt: skip
+    a("--later-iterations", type=int, help="of each frame after the first (default: half of "
+      "--iterations; mode independent: --iterations)")  # fmt: skip
+    a("--flow", choices=["ultrafast", "fast", "medium"], default=DIS_PRESET, help="DIS preset")
+    return p
+
+
+def main(argv):
+    with StopSignals() as stop:
+        return friendly_errors(NAME, lambda: run(parse_args(argv, build_video_parser()), stop))
+
+
+def require_video_extra():
+    """PyAV (FFmpeg's libraries) and OpenCV come with the `video` extra, not with the package."""
+    for module in ("av", "cv2"):
+        try:
+            __import__(module)
+        except ImportError:
+            install = "pip install 'minimal_nst[video]' (or -e \".[video]\" in a clone)"
+            raise UsageError(f"video needs {module}, which is not installed: {install}") from None
+
+
+def run(args, stop):
+    """Check everything, paint the frames (those finished before are kept), encode."""
+    from .clip import open_clip
+    from .run import finished_count, run_key, stylize_video
+
+    require_video_extra()
+    content, styles, settings, loss, masks = options(args)
+    if args.content is None:
+        raise UsageError("--content is required: a video file, a folder of frames or a glob")
+    clip = open_clip(args.content)
+    settings, video = check_run(args, settings, loss, styles)
+    output, folder = plan_outputs(args, clip)
+    key = run_key(clip, styles, settings, loss, video)
+    bar = frame_bar(clip.count, finished_count(clip, folder, key))
+    paint = dict(stop=stop, masks=masks, style_paths=styles)
+    on_frame = lambda k, path, result: result is not None and bar.update()  # noqa: E731
+    paths = stylize_video(clip, styles, folder, settings, loss, video, on_frame=on_frame, **paint)
+    bar.close()
+    if paths is None:
+        print(f"{NAME}: interrupted; the frames finished are in {folder}", file=sys.stderr)
+        return exit_code(stop.signum) if stop.signum is not None else 1
+    if output is not None:
+        encode(output, paths, clip, stop)
+    print(f"{NAME}: saved {output or folder} ({clip.count} frames)", file=sys.stderr)
+    return exit_code(stop.signum) if stop.signum is not None else 0
+
+
+def check_run(args, settings, loss, styles):
+    """(Settings with the backend's defaults, VideoOptions), everything checked as a single run
+    checks it, and what only a video needs: one scale, counts and weights that can work."""
+    import math
+
+    from ..image import load_image
+    from ..inputs import check_loss, check_settings
+    from ..stylize import with_defaults
+    from .run import VideoOptions
+
+    settings = with_defaults(settings)
+    check_settings(settings)
+    check_loss(loss, True, len(styles), settings.init)
+    for style in styles:
+        load_image(style)
+    for flag, given in [("--preview", args.preview), ("--save-every", args.save_every)]:
+        if given:
+            raise UsageError(f"{flag} is for a single image; a video keeps every frame it paints")
+    if settings.scales > 1 and args.mode != "independent":
+        raise UsageError("--scales: a video runs at one scale (each frame starts from the last)")
+    if args.later_iterations is not None and args.later_iterations < 1:
+        raise UsageError(f"--later-iterations must be >= 1, got {args.later_iterations}")
+    weight = args.temporal_weight
+    if weight is not None and not (0 <= weight < math.inf):
+        raise UsageError(f"--temporal-weight must be >= 0 and finite, got {weight}")
+    video = VideoOptions(args.mode, weight, args.later_iterations, args.flow)
+    return settings, video
+
+
+def plan_outputs(args, clip):
+    """(the video to write or None, the frames' folder), checked before any work: nothing
+    that is an input, nor a file minimal-nst did not make (unless --overwrite), is replaced."""
+    from ..outputs import OutputError, check_outputs
+    from .encode import cannot_encode, made_by_us
+    from .run import frame_path
+
+    output = Path(args.output).expanduser().absolute()
+    video = None if output.is_dir() or not output.suffix else output
+    if video is not None and cannot_encode(video):
+        raise OutputError(f"--output {output.name}: {cannot_encode(video)}")
+    folder = Path(args.frames).expanduser().absolute() if args.frames else output
+    if video is not None and not args.frames:
+        folder = output.with_name(f"{output.stem}_frames")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--frames {folder}: a file, not a folder")
+    if any(p.parent.resolve() == folder.resolve() for p in clip.images):
+        raise OutputError(f"the frames would go into the clip's own folder, {folder}; refusing")
+    inputs = [clip.video, *clip.images, *(args.style or ()), args.init, args.weights_path]
+    inputs += [*(args.content_masks or ()), *(args.style_masks or ()), args.content_weight_mask]
+    inputs = {Path(p).expanduser().resolve() for p in inputs if isinstance(p, (str, Path))}
+    if video is not None and video.resolve() in inputs:
+        raise OutputError(f"the run would write {video}, which is one of its inputs; refusing")
+    if video is not None and video.exists() and not (args.overwrite or made_by_us(video)):
+        raise OutputError(f"{video} exists and was not made by minimal-nst; choose another "
+                          "--output or pass --overwrite")  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    check_outputs([frame_path(folder, k) for k in range(clip.count)], inputs, args.overwrite)
+    return video, folder
+
+
+def frame_bar(total, done):
+    """A progress bar of frames with an ETA, from the frames a run before has finished."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="frame", file=sys.stderr, dynamic_ncols=True)
+
+
+def encode(output, paths, clip, stop):
+    """The frames as a video at the clip's rate, its sound copied; a signal now waits for it."""
+    import numpy as np
+    from PIL import Image
+
+    from .encode import write_video
+
+    stop.finish = True
+    frames = (np.asarray(Image.open(p).convert("RGB")) for p in paths)
+    write_video(output, frames, clip.fps, clip.video if clip.audio else None)
