@@ -95,14 +95,18 @@ class History:
         return xp.concatenate([top, bottom])
 
     def w_order(self, Hv):
-        """A product with H's rows, (2m,) or (2m, 2m), put in W = [Y, theta S]'s order, in
-        float64: the k rows in use of each half, S's times theta (on both sides of a matrix)."""
+        """Products with H's rows put in W = [Y, theta S]'s order along the first axis, float64:
+        the k rows in use of each half, S's times theta. Hv: H v (2m,), or H's columns at some
+        variables (2m, n); a product with both sides, (2m, 2m), takes it twice (w_gram)."""
         k, m, xp = len(self), self.m, self.xp
         rows = xp.concatenate([xp.arange(k), m + xp.arange(k)])
         scale = xp.concatenate([xp.ones(k), xp.full(k, self.theta)])
-        if Hv.ndim == 1:
-            return Hv[rows].astype("f8") * scale
-        return Hv[rows][:, rows].astype("f8") * scale[:, None] * scale[None, :]
+        picked = Hv[rows].astype("f8")
+        return picked * (scale if picked.ndim == 1 else scale[:, None])
+
+    def w_gram(self, HH):
+        """W_A^T W_A from H_A H_A^T (2m, 2m, symmetric): w_order on both sides."""
+        return self.w_order(self.w_order(HH).T)
 
     def w_dot(self, v):
         """W^T v, (2k,) in float64, for an image-shaped v: one pass over H."""
@@ -138,16 +142,14 @@ class History:
         _, columns, gram = self.held
         for row in self.written:
             columns[row] = xp.take(self.H[row], index)
-        for row in self.written:
+        for row in self.written:  # after all rows are fresh: a Gram row needs every column row
             gram[row, :] = gram[:, row] = columns @ columns[row]
         self.written = set()
         return columns, gram
 
     def w_rows(self, index):
         """The rows of W at the variables `index`, transposed: (2k, len(index)), float64."""
-        k, m = len(self), self.m
-        rows = self.columns(index).astype("f8")
-        return self.xp.concatenate([rows[:k], self.theta * rows[m : m + k]])
+        return self.w_order(self.columns(index))
 
 
 def breakpoints(g, down, up, xp):
@@ -204,7 +206,7 @@ def cauchy_point(g, down, up, Wg, history, M, xp):
     at_bound = t <= 0  # held at the bound -g points past: d_i = 0, else d_i = -g_i
     held = xp.nonzero(at_bound.ravel())[0]
     (H_held, gram), g_held = history.held_columns(held), g.ravel()[held]  # (2m, |held|)
-    Wh_g, Wh_Wh = history.w_order(H_held @ g_held), history.w_order(gram)
+    Wh_g, Wh_Wh = history.w_order(H_held @ g_held), history.w_gram(gram)
     gg = float(xp.vdot(g, g))
     dd = gg - float(xp.vdot(g_held, g_held))  # d^T d
     p, theta = Wh_g - Wg, history.theta  # W^T d

@@ -121,14 +121,18 @@ def stylize(
     xp = get_backend(s.backend)
     content_rgb, images, loss = _prepare(content, style, s, loss or LossOptions(), masks, xp)
     with contextlib.nullcontext(stop) if stop else StopSignals() as stop:
-        if net is None:
-            from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
-
-            net = VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
+        net = net or load_network(s, xp)
         result = _coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal)
     if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
         result.image = keep_colors(result.image, content_rgb)
     return result
+
+
+def load_network(s, xp):
+    """VGG-19 as the Settings `s` ask for it, on the backend xp."""
+    from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
+
+    return VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
 
 
 def _prepare(content, style, s, loss, masks, xp):

@@ -72,9 +72,9 @@ def run(args, stop):
     output, folder = plan_outputs(args, clip)
     key = run_key(clip, styles, settings, loss, video)
     bar = frame_bar(clip.count, finished_count(clip, folder, key))
-    paint = dict(stop=stop, masks=masks, style_paths=styles)
     on_frame = lambda k, path, result: result is not None and bar.update()  # noqa: E731
-    paths = stylize_video(clip, styles, folder, settings, loss, video, on_frame=on_frame, **paint)
+    paths = stylize_video(clip, styles, folder, settings, loss, video, stop=stop, masks=masks,
+                          style_paths=styles, on_frame=on_frame)  # fmt: skip
     bar.close()
     if paths is None:
         print(f"{NAME}: interrupted; the frames finished are in {folder}", file=sys.stderr)
@@ -123,8 +123,9 @@ def plan_outputs(args, clip):
 
     output = Path(args.output).expanduser().absolute()
     video = None if output.is_dir() or not output.suffix else output
-    if video is not None and cannot_encode(video):
-        raise OutputError(f"--output {output.name}: {cannot_encode(video)}")
+    problem = video and cannot_encode(video)
+    if problem:
+        raise OutputError(f"--output {output.name}: {problem}")
     folder = Path(args.frames).expanduser().absolute() if args.frames else output
     if video is not None and not args.frames:
         folder = output.with_name(f"{output.stem}_frames")
@@ -154,11 +155,9 @@ def frame_bar(total, done):
 
 def encode(output, paths, clip, stop):
     """The frames as a video at the clip's rate, its sound copied; a signal now waits for it."""
-    import numpy as np
-    from PIL import Image
-
+    from ..image import load_image
     from .encode import write_video
 
     stop.finish = True
-    frames = (np.asarray(Image.open(p).convert("RGB")) for p in paths)
+    frames = (load_image(p) for p in paths)
     write_video(output, frames, clip.fps, clip.video if clip.audio else None)

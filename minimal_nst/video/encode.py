@@ -2,6 +2,7 @@
 at the input's frame rate, its sound copied over; atomically, like every file minimal-nst
 writes."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +34,13 @@ def write_video(path, frames, fps, audio_from=None):
 def _encode(file, fmt, codec, frames, fps, audio_from):
     import av
 
-    with av.open(file, "w", format=fmt) as out:
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(av.open(file, "w", format=fmt))
         out.metadata["comment"] = MARK  # so that a rerun may replace it (made_by_us)
         stream = out.add_stream(codec, rate=fps)
         stream.pix_fmt = "rgb8" if codec == "gif" else "yuv420p"
-        source = av.open(str(audio_from)) if audio_from and codec != "gif" else None
+        sound_from = audio_from if codec != "gif" else None  # a GIF has no sound
+        source = sound_from and stack.enter_context(av.open(str(sound_from)))
         sound = source.streams.audio[0] if source and source.streams.audio else None
         copy = out.add_stream_from_template(sound) if sound else None
         for k, rgb in enumerate(frames):
@@ -51,8 +54,6 @@ def _encode(file, fmt, codec, frames, fps, audio_from):
                 if packet.dts is not None:
                     packet.stream = copy
                     out.mux(packet)
-        if source:
-            source.close()
 
 
 def made_by_us(path):

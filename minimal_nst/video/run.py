@@ -4,8 +4,7 @@ held to it by the temporal loss wherever the flow can be trusted.
 
 Nothing is lost on a long run: each frame is written (atomically) as it finishes, marked with a
 key of the options and the inputs; a rerun with the same key starts at the first frame not
-written, and since the previous frame is always read back from its file, it continues exactly
-as an uninterrupted run would.
+written, starting from the frame before it as read from its file, as an unstopped run does too.
 """
 
 import dataclasses
@@ -20,7 +19,7 @@ from ..backend import get_backend
 from ..image import deprocess, fit_shape, preprocess, resize, save_image
 from ..losses import LossOptions
 from ..objective import Temporal
-from ..stylize import Settings, stylize, with_defaults
+from ..stylize import Settings, load_network, stylize, with_defaults
 from .clip import frames
 from .flow import DIS_PRESET, consistency, optical_flow
 from .warp import warp
@@ -48,6 +47,10 @@ class VideoOptions:
     def weight_at(self, shape):
         h, w = shape
         return TEMPORAL_PER_PIXEL * h * w if self.temporal_weight is None else self.temporal_weight
+
+    def later_at(self, first):
+        """The iterations of a later frame, given the first frame's."""
+        return self.later_iterations or max(1, first // 2)
 
 
 def frame_path(folder, k):
@@ -81,46 +84,34 @@ def finished_count(clip, folder, key):
     return k
 
 
-def stylize_video(clip, style, folder, settings=None, loss=None, video=None, **kw):
+def stylize_video(clip, style, folder, settings=None, loss=None, video=None, *, net=None,
+                  stop=None, masks=None, style_paths=(), on_frame=None):  # fmt: skip
     """Paint each frame of `clip` (a clip.Clip) in the style of `style` (as stylize() takes it)
     into folder/frame_00001.png, ...; frames a run with the same options finished are kept.
 
-    Keywords: net (a VGG19 to reuse), stop (a StopSignals), masks (as stylize takes them),
-    style_paths (the style files, for the key), on_frame(k, path, result or None if kept).
+    net: a VGG19 to reuse; stop: a StopSignals; masks: as stylize takes them; style_paths: the
+    style files, for the key; on_frame(k, path, result, or None for a frame kept).
     Returns the frames' paths; None if a frame was interrupted (that frame is not written)."""
-    s, loss, video = (
-        with_defaults(settings or Settings()),
-        loss or LossOptions(),
-        video or VideoOptions(),
-    )
-    xp, net, stop = get_backend(s.backend), kw.get("net"), kw.get("stop")
-    key = run_key(clip, kw.get("style_paths", ()), s, loss, video)
+    s, loss = with_defaults(settings or Settings()), loss or LossOptions()
+    video, xp = video or VideoOptions(), get_backend(s.backend)
+    key = run_key(clip, style_paths, s, loss, video)
     previous, paths = None, []
     Path(folder).mkdir(parents=True, exist_ok=True)
     for k, frame in enumerate(frames(clip)):
         path, result = frame_path(folder, k), None
         painted = finished(path, key)
         if painted is None:
-            if net is None:
-                net = load_network(s, xp)
-            run = (net, s, loss, video, xp, stop, kw.get("masks"))
-            result = stylize_frame(frame, style, previous, *run)
+            net = net or load_network(s, xp)
+            result = stylize_frame(frame, style, previous, net, s, loss, video, xp, stop, masks)
             if result.stopped == "interrupted" or result.image is None:
                 return None
             painted = result.image
             save_image(path, painted, text={KEY: key})
         previous = (frame, painted)
         paths.append(path)
-        if kw.get("on_frame"):
-            kw["on_frame"](k, path, result)
+        if on_frame:
+            on_frame(k, path, result)
     return paths
-
-
-def load_network(s, xp):
-    from ..vgg import VGG19
-    from ..weights import get_weights_path
-
-    return VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
 
 
 def stylize_frame(frame, style, previous, net, s, loss, video, xp, stop, masks=None):
@@ -140,7 +131,5 @@ def stylize_frame(frame, style, previous, net, s, loss, video, xp, stop, masks=N
     if video.mode == "temporal":
         c = consistency(optical_flow(before, now, video.flow), backward)
         temporal = Temporal(w, xp.asarray(c, dtype=s.dtype), video.weight_at(shape))
-    later = dataclasses.replace(
-        s, init=deprocess(w), iterations=video.later_iterations or max(1, s.iterations // 2)
-    )
+    later = dataclasses.replace(s, init=deprocess(w), iterations=video.later_at(s.iterations))
     return stylize(frame, style, later, loss, net=net, stop=stop, masks=masks, temporal=temporal)
