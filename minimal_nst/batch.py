@@ -62,9 +62,14 @@ def _main(argv, stop):
     engine = Engine(args.scheduler, args.workers)
     jobs = jobs_from_args(args)
     rows = run_batch(jobs, Path(args.output_dir), engine, args.overwrite, stop)
+    return report(f"{PROG} batch", rows, Path(args.output_dir), stop)
+
+
+def report(prog, rows, out_dir, stop):
+    """Say how many jobs ended how, and where the summary is; the exit code."""
     counts = Counter(row["status"] for row in rows)
-    print(f"{PROG} batch: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-          + f"; summary in {Path(args.output_dir) / SUMMARY}", file=sys.stderr)  # fmt: skip
+    print(f"{prog}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+          + f"; summary in {out_dir / SUMMARY}", file=sys.stderr)  # fmt: skip
     if stop.signum is not None:
         return exit_code(stop.signum)
     return 1 if counts["failed"] else 0
@@ -304,11 +309,11 @@ def write_outputs(output, result, key):
     save_image(output, result["image"], {KEY: key})
 
 
-def write_summary(out_dir, rows):
+def write_summary(out_dir, rows, columns=COLUMNS):
     from .image import atomic_write
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, restval="")
+    writer = csv.DictWriter(buf, fieldnames=columns, restval="")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(out_dir / SUMMARY, lambda f: f.write(buf.getvalue().encode()))

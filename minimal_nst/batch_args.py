@@ -10,6 +10,8 @@ import csv
 import glob
 import itertools
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .jobs import Job, safe_name, unique_names
@@ -27,45 +29,66 @@ DESCRIPTION = (
 )
 
 
-def build_batch_parser():
+@dataclass(frozen=True)
+class Kind:
+    """What a batch repeats: a single run of `minimal-nst` (IMAGES_KIND) or of `minimal-nst video`.
+
+    parser(): the single run's parser; single_only: its options a batch does not take;
+    expand: {dest: fn(value, action)}, the values a folder or a glob stands for;
+    make(parsed, name): a job from one row of options, as the single run's parser read them."""
+
+    prog: str
+    description: str
+    outputs: str  # what --output-dir gets, for its help
+    parser: Callable
+    make: Callable
+    single_only: frozenset = frozenset(SINGLE_ONLY)
+    expand: dict = field(default_factory=dict)
+
+
+def build_batch_parser(kind=None):
     """The batch's own options, then every option of a single run taking several values."""
-    p = Parser(prog=f"{PROG} batch", description=DESCRIPTION, formatter_class=HelpFormatter)
+    kind = kind or IMAGES_KIND
+    p = Parser(prog=kind.prog, description=kind.description, formatter_class=HelpFormatter)
     a = p.add_argument_group("the batch").add_argument
     a("--manifest", help="CSV, one job per row, columns named as the options (content, style...)")
-    a("--output-dir", default="stylized", help="an image per job, its history, and batch.csv")
+    a("--output-dir", default="stylized", help=kind.outputs)
     a("--overwrite", action="store_true", help="replace files minimal-nst did not make")
     a("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
     a("--workers", type=int, help="worker processes of the local cluster (default: as measured)")
     group = p.add_argument_group("a single run's options: several values, one job each")
-    for action in single_options():
+    for action in single_options(kind):
         metavar = action.metavar or action.dest.upper()
         group.add_argument(*action.option_strings, dest=action.dest, nargs="+", metavar=metavar,
                            action="extend", help=action.help)  # fmt: skip
     return p
 
 
-def single_options():
-    return [a for a in build_parser()._actions if a.option_strings and a.dest not in SINGLE_ONLY]
+def single_options(kind=None):
+    kind = kind or IMAGES_KIND
+    actions = kind.parser()._actions
+    return [a for a in actions if a.option_strings and a.dest not in kind.single_only]
 
 
-def jobs_from_args(args):
-    """The batch's jobs, each a jobs.Job named from what varies between them."""
-    flags = {a.dest: a for a in single_options()}
+def jobs_from_args(args, kind=None):
+    """The batch's jobs (kind.make's: a jobs.Job for IMAGES_KIND), named from what varies."""
+    kind = kind or IMAGES_KIND
+    flags = {a.dest: a for a in single_options(kind)}
     given = {dest: getattr(args, dest) for dest in flags if getattr(args, dest) is not None}
     if args.manifest:
         rows, names = manifest_rows(Path(args.manifest), given, flags)
     else:
-        choices = [[(d, c) for c in alternatives(d, v, flags[d])] for d, v in given.items()]
+        choices = [[(d, c) for c in alternatives(d, v, flags[d], kind)] for d, v in given.items()]
         rows, names = [dict(combo) for combo in itertools.product(*choices)], None
     names = unique_names(names or job_names(rows, flags))
     where = f"--manifest {args.manifest}, job " if args.manifest else ""
-    return [make_job(row, name, flags, where) for row, name in zip(rows, names)]
+    return [make_job(row, name, flags, where, kind) for row, name in zip(rows, names)]
 
 
-def alternatives(dest, values, action):
+def alternatives(dest, values, action, kind):
     """The command line's values of one option as a list of token tuples, one per job."""
-    if dest in IMAGES:
-        return [(path,) for value in values for path in expand_images(value, action)]
+    if dest in kind.expand:
+        return [(path,) for value in values for path in kind.expand[dest](value, action)]
     return [tuple(tokens(value, action)) for value in values]
 
 
@@ -157,11 +180,26 @@ def job_names(rows, flags):
     return names
 
 
-def make_job(row, name, flags, where=""):
-    """A Job from one row of options, read by the single run's parser."""
+def make_job(row, name, flags, where="", kind=None):
+    """A job from one row of options, read by the single run's parser."""
+    kind = kind or IMAGES_KIND
     argv = [t for dest, toks in row.items() for t in (flags[dest].option_strings[0], *toks)]
     try:
-        content, styles, settings, loss, masks = options(parse_args(argv))
+        return kind.make(parse_args(argv, kind.parser()), name)
     except UsageError as e:
         raise UsageError(f"{where}{name + ': ' if where else ''}{e}") from None
+
+
+def image_job(parsed, name):
+    content, styles, settings, loss, masks = options(parsed)
     return Job(name, content, tuple(styles), settings, loss, masks)
+
+
+IMAGES_KIND = Kind(
+    f"{PROG} batch",
+    DESCRIPTION,
+    "an image per job, its history, and batch.csv",
+    build_parser,
+    image_job,
+    expand={dest: expand_images for dest in IMAGES},
+)

@@ -23,6 +23,10 @@ def main(argv=None):
         from .check import main as check_main
 
         return check_main(argv[1:])
+    if argv[:2] == ["video", "batch"]:
+        from .video.batch import main as video_batch_main
+
+        return video_batch_main(argv[2:])
     if argv[:1] == ["video"]:
         from .video.cli import main as video_main
 

@@ -118,29 +118,36 @@ def unique_names(names):
 # -- on the worker ---------------------------------------------------------------------------
 
 
-def run_job(job, files=None, threads=None, stop=None):
+def run_job(job, files=None, threads=None, stop=None, paint=None):
     """Run one job here (a Dask worker or this process): a dict for the batch's summary.
 
     files: {path: FileBytes} of its inputs. threads: BLAS threads for it, an int or
     {host: int} (one entry per machine of a cluster); None: as the worker is set up.
     stop: the StopSignals of a caller that runs jobs in its own process (None: the job's own).
-    A bad input ends the job with its one-line reason, never the worker.
+    paint(job, net, stop): the job's stylize.Result, its inputs here (None: paint_image; a
+    video's frame brings its own). A bad input ends the job with its one-line reason, never
+    the worker.
     """
     from .options import user_errors
-    from .stylize import stylize
 
     files, start = files or {}, time.time()
     here = swap_inputs(job, lambda v: files.get(str(v), v) if isinstance(v, (str, Path)) else v)
     try:
         with blas_threads(_threads_here(threads)):
-            net = network(here.settings)
-            result = stylize(here.content, list(here.styles), here.settings, here.loss, net,
-                             stop=stop, masks=here.masks)  # fmt: skip
+            result = (paint or paint_image)(here, network(here.settings), stop)
     except user_errors() as e:
         return {"image": None, "history": [], "error": one_line(e), "seconds": time.time() - start}
     error = result.message if result.stopped else None
     return {"image": result.image, "history": result.history, "error": error,
             "seconds": time.time() - start}  # fmt: skip
+
+
+def paint_image(job, net, stop):
+    """The job's image: stylize() with its options."""
+    from .stylize import stylize
+
+    return stylize(job.content, list(job.styles), job.settings, job.loss, net, stop=stop,
+                   masks=job.masks)  # fmt: skip
 
 
 def network(settings):

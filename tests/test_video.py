@@ -173,6 +173,56 @@ def test_a_clip_becomes_a_stylised_clip_at_its_rate_with_its_sound(nst, tmp_path
     assert "saved" in proc.stderr.splitlines()[-1]
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".gif"])
+def test_every_container_carries_our_mark_and_the_runs_key(tmp_path, suffix):
+    """A rerun may replace a video minimal-nst wrote, in every container it writes (Matroska
+    keeps its tags upper case; a GIF its comment where Pillow puts it), and knows a complete
+    one by the run's key; a video someone else made is neither."""
+    from minimal_nst.video.encode import complete, made_by_us, write_video
+
+    path = tmp_path / f"out{suffix}"
+    write_video(path, [np.full((16, 18, 3), 40 * k, np.uint8) for k in range(3)], 10, key="k1")
+    assert made_by_us(path) and complete(path, "k1") and not complete(path, "k2")
+    theirs = make_clip(tmp_path / "theirs.mp4", 2, sound=False)
+    assert not made_by_us(theirs) and not complete(theirs, "k1")
+
+
+def test_the_run_key_follows_every_input_the_masks_and_the_init_image_too(tmp_path, stripes):
+    """A frame is kept on a rerun only if the same run would paint it: a changed mask or init
+    image (same name, new bytes) paints it again."""
+    import os
+
+    from minimal_nst import LossOptions, Settings
+    from minimal_nst.video import VideoOptions, open_clip
+    from minimal_nst.video.run import run_key
+
+    clip, mask, init = open_clip(frames_folder(tmp_path, 2)), tmp_path / "m.png", tmp_path / "i.png"
+    Image.new("L", (8, 8), 255).save(mask)
+    Image.new("RGB", (8, 8)).save(init)
+
+    def key():
+        return run_key(clip, [stripes], Settings(init=str(init)), LossOptions(), VideoOptions(),
+                       [str(mask)])  # fmt: skip
+
+    first = key()
+    assert key() == first
+    for path in (mask, init):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # rewritten
+        assert key() != first
+        first = key()
+
+
+def test_a_rerun_of_a_finished_clip_keeps_its_frames_and_its_video(nst, tmp_path, stripes):
+    folder = frames_folder(tmp_path, 2)
+    command = f"{VIDEO_FAST} --content {folder} --style {stripes} --output out.mkv"
+    assert nst(command).returncode == 0
+    made = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("out*")}
+    again = nst(command)
+    assert again.returncode == 0, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in made} == made  # nothing painted, nothing encoded
+
+
 def frames_folder(tmp_path, count=4):
     """A folder of `count` PNG frames: the generated photo panned 2 px a frame."""
     from PIL import Image

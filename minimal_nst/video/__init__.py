@@ -8,6 +8,7 @@
                to it by the temporal loss (losses.temporal_loss); resumable
     encode.py  the frames out as a video, the input's sound copied
     cli.py     `minimal-nst video`
+    batch.py   `minimal-nst video batch`: many clips, or many styles, on the Dask engine
 
     from minimal_nst.video import open_clip, stylize_video
     paths = stylize_video(open_clip("clip.mp4"), "painting.jpg", "frames/")

@@ -60,7 +60,9 @@ def require_video_extra():
 
 def run(args, stop):
     """Check everything, paint the frames (those finished before are kept), encode."""
+    from ..image import load_image
     from .clip import open_clip
+    from .encode import complete
     from .run import finished_count, run_key, stylize_video
 
     require_video_extra()
@@ -69,8 +71,10 @@ def run(args, stop):
         raise UsageError("--content is required: a video file, a folder of frames or a glob")
     clip = open_clip(args.content)
     settings, video = check_run(args, settings, loss, styles)
+    for style in styles:  # a batch leaves this to the job, so that it fails that job alone
+        load_image(style)
     output, folder = plan_outputs(args, clip)
-    key = run_key(clip, styles, settings, loss, video)
+    key = run_key(clip, styles, settings, loss, video, masks)
     bar = frame_bar(clip.count, finished_count(clip, folder, key))
     on_frame = lambda k, path, result: result is not None and bar.update()  # noqa: E731
     paths = stylize_video(clip, styles, folder, settings, loss, video, stop=stop, masks=masks,
@@ -79,18 +83,18 @@ def run(args, stop):
     if paths is None:
         print(f"{NAME}: interrupted; the frames finished are in {folder}", file=sys.stderr)
         return exit_code(stop.signum) if stop.signum is not None else 1
-    if output is not None:
-        encode(output, paths, clip, stop)
+    if output is not None and not complete(output, key):  # complete: from a run before
+        encode(output, paths, clip, stop, key)
     print(f"{NAME}: saved {output or folder} ({clip.count} frames)", file=sys.stderr)
     return exit_code(stop.signum) if stop.signum is not None else 0
 
 
 def check_run(args, settings, loss, styles):
-    """(Settings with the backend's defaults, VideoOptions), everything checked as a single run
-    checks it, and what only a video needs: one scale, counts and weights that can work."""
+    """(Settings with the backend's defaults, VideoOptions), the options checked as a single run
+    checks them (the style images aside), and what only a video needs: one scale, counts and
+    weights that can work."""
     import math
 
-    from ..image import load_image
     from ..inputs import check_loss, check_settings
     from ..stylize import with_defaults
     from .run import VideoOptions
@@ -98,8 +102,6 @@ def check_run(args, settings, loss, styles):
     settings = with_defaults(settings)
     check_settings(settings)
     check_loss(loss, True, len(styles), settings.init)
-    for style in styles:
-        load_image(style)
     for flag, given in [("--preview", args.preview), ("--save-every", args.save_every)]:
         if given:
             raise UsageError(f"{flag} is for a single image; a video keeps every frame it paints")
@@ -115,35 +117,41 @@ def check_run(args, settings, loss, styles):
 
 
 def plan_outputs(args, clip):
-    """(the video to write or None, the frames' folder), checked before any work: nothing
-    that is an input, nor a file minimal-nst did not make (unless --overwrite), is replaced."""
+    """(the video to write or None, the frames' folder), checked before any work."""
+    output = Path(args.output).expanduser().absolute()
+    video = None if output.is_dir() or not output.suffix else output
+    folder = Path(args.frames).expanduser().absolute() if args.frames else output
+    if video is not None and not args.frames:
+        folder = output.with_name(f"{output.stem}_frames")
+    inputs = [*(args.style or ()), args.init, args.weights_path, args.content_weight_mask]
+    inputs += [*(args.content_masks or ()), *(args.style_masks or ())]
+    check_targets(video, folder, clip, inputs, args.overwrite)
+    return video, folder
+
+
+def check_targets(video, folder, clip, inputs, overwrite):
+    """Nothing that is an input (the clip's files, `inputs`), nor a file minimal-nst did not
+    make (unless overwrite), is to be replaced; the frames' folder is made."""
     from ..outputs import OutputError, check_outputs
     from .encode import cannot_encode, made_by_us
     from .run import frame_path
 
-    output = Path(args.output).expanduser().absolute()
-    video = None if output.is_dir() or not output.suffix else output
     problem = video and cannot_encode(video)
     if problem:
-        raise OutputError(f"--output {output.name}: {problem}")
-    folder = Path(args.frames).expanduser().absolute() if args.frames else output
-    if video is not None and not args.frames:
-        folder = output.with_name(f"{output.stem}_frames")
+        raise OutputError(f"--output {video.name}: {problem}")
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--frames {folder}: a file, not a folder")
     if any(p.parent.resolve() == folder.resolve() for p in clip.images):
         raise OutputError(f"the frames would go into the clip's own folder, {folder}; refusing")
-    inputs = [clip.video, *clip.images, *(args.style or ()), args.init, args.weights_path]
-    inputs += [*(args.content_masks or ()), *(args.style_masks or ()), args.content_weight_mask]
+    inputs = [clip.video, *clip.images, *inputs]
     inputs = {Path(p).expanduser().resolve() for p in inputs if isinstance(p, (str, Path))}
     if video is not None and video.resolve() in inputs:
         raise OutputError(f"the run would write {video}, which is one of its inputs; refusing")
-    if video is not None and video.exists() and not (args.overwrite or made_by_us(video)):
+    if video is not None and video.exists() and not (overwrite or made_by_us(video)):
         raise OutputError(f"{video} exists and was not made by minimal-nst; choose another "
                           "--output or pass --overwrite")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    check_outputs([frame_path(folder, k) for k in range(clip.count)], inputs, args.overwrite)
-    return video, folder
+    check_outputs([frame_path(folder, k) for k in range(clip.count)], inputs, overwrite)
 
 
 def frame_bar(total, done):
@@ -153,11 +161,13 @@ def frame_bar(total, done):
     return tqdm(total=total, initial=done, unit="frame", file=sys.stderr, dynamic_ncols=True)
 
 
-def encode(output, paths, clip, stop):
-    """The frames as a video at the clip's rate, its sound copied; a signal now waits for it."""
+def encode(output, paths, clip, stop, key):
+    """The frames as a video at the clip's rate, its sound copied, marked with the run's key;
+    a signal now waits for it."""
     from ..image import load_image
     from .encode import write_video
 
-    stop.finish = True
+    if stop is not None:
+        stop.finish = True
     frames = (load_image(p) for p in paths)
-    write_video(output, frames, clip.fps, clip.video if clip.audio else None)
+    write_video(output, frames, clip.fps, clip.video if clip.audio else None, key)

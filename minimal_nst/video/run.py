@@ -18,6 +18,7 @@ from PIL import Image
 from ..backend import get_backend
 from ..image import deprocess, fit_shape, preprocess, resize, save_image
 from ..losses import LossOptions
+from ..masks import Masks
 from ..objective import Temporal
 from ..stylize import Settings, load_network, stylize, with_defaults
 from .clip import frames
@@ -57,14 +58,24 @@ def frame_path(folder, k):
     return Path(folder) / f"frame_{k + 1:05d}.png"
 
 
-def run_key(clip, style_paths, settings, loss, video):
-    """What decides the frames: the options and the inputs' files (names, sizes, times)."""
+def run_key(clip, style_paths, settings, loss, video, masks=None):
+    """What decides the frames: the options and the inputs (a file by its name, size and time,
+    an array by its bytes), the masks' too."""
+    masks = masks if masks is None or isinstance(masks, Masks) else Masks(tuple(masks))
+    inputs = [clip.video, *clip.images, *style_paths, settings.init]
+    inputs += [*masks.regions, *masks.style_regions, masks.content_weight] if masks else []
     parts = [repr(settings), repr(loss), repr(video), clip.source, str(clip.count)]
-    for path in [clip.video, *clip.images, *style_paths]:
-        if isinstance(path, (str, Path)) and Path(path).is_file():
-            stat = Path(path).stat()
-            parts.append(f"{Path(path).resolve()} {stat.st_size} {stat.st_mtime_ns}")
+    parts += [_identity(v) for v in inputs]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _identity(value):
+    if value is None or (isinstance(value, str) and not Path(value).is_file()):
+        return str(value)  # none, or a word ("content", "noise")
+    if isinstance(value, (str, Path)):
+        stat = Path(value).stat()
+        return f"{Path(value).resolve()} {stat.st_size} {stat.st_mtime_ns}"
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(value)).tobytes()).hexdigest()
 
 
 def finished(path, key):
@@ -94,7 +105,7 @@ def stylize_video(clip, style, folder, settings=None, loss=None, video=None, *, 
     Returns the frames' paths; None if a frame was interrupted (that frame is not written)."""
     s, loss = with_defaults(settings or Settings()), loss or LossOptions()
     video, xp = video or VideoOptions(), get_backend(s.backend)
-    key = run_key(clip, style_paths, s, loss, video)
+    key = run_key(clip, style_paths, s, loss, video, masks)
     previous, paths = None, []
     Path(folder).mkdir(parents=True, exist_ok=True)
     for k, frame in enumerate(frames(clip)):
