@@ -163,22 +163,28 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)  # fmt: skip
     run = Running(client, jobs, todo, rows, bar)
-    window = max(4, 2 * worker_threads(client))
-    waiting = iter(todo)
     with bar:
-        while stop is None or stop.signum is None:
-            retry, run.again = run.again, []
-            for k in [*retry, *itertools.islice(waiting, max(0, window - len(run.futures)))]:
-                run.submit(k)
-            if not run.futures and not run.again:
-                break
-            for future in [f for f in run.futures if f.done()]:
-                run.arrived(future, out_dir)
-            time.sleep(0.05)
-    client.cancel(list(run.futures))
-    for row in rows:
-        row["status"] = "cancelled" if row["status"] == "pending" else row["status"]
+        drive(run, todo, max(4, 2 * worker_threads(client)), out_dir, stop)
     write_summary(out_dir, rows)
+
+
+def drive(run, todo, window, out_dir, stop):
+    """The engine's loop, for images and clips alike: up to `window` jobs on the cluster
+    (run.submit(k)), each result taken as it arrives (run.arrived), the lost sent again
+    (run.again); on a stop signal, what runs is cancelled. Rows left pending: cancelled."""
+    waiting = iter(todo)
+    while stop is None or stop.signum is None:
+        retry, run.again = run.again, []
+        for k in [*retry, *itertools.islice(waiting, max(0, window - len(run.futures)))]:
+            run.submit(k)
+        if not run.futures and not run.again:
+            break
+        for future in [f for f in run.futures if f.done()]:
+            run.arrived(future, out_dir)
+        time.sleep(0.05)
+    run.client.cancel(list(run.futures))
+    for row in run.rows:
+        row["status"] = "cancelled" if row["status"] == "pending" else row["status"]
 
 
 def run_here(jobs, todo, rows, out_dir, stop, progress):

@@ -183,3 +183,14 @@ def temporal_loss(x, w, c):
     diff = x - w  # (1, 3, H, W)
     weighted = c * diff
     return (weighted * diff).sum() / diff.size, 2.0 * weighted / diff.size
+
+
+def long_term_weights(cs):
+    """c_long^(i-j,i) = max(c^(i-j,i) - sum_{k in J, k < j} c^(i-k,i), 0) (Ruder et al. 2016,
+    the long-term loss): cs, the c of each earlier frame in J, nearest first; each counts only
+    where no nearer frame is trusted, so a pixel is held to the nearest frame that saw it."""
+    out, nearer = [], 0.0
+    for c in cs:
+        out.append((c - nearer).clip(0, None))
+        nearer = nearer + c
+    return out

@@ -41,11 +41,13 @@ class Objective:
     loss.beta None: loss.beta_at the content image's longer side (of the style's, if none).
     masks: a masks.Masks at these images' sizes, or None: each style in its own region, with
     guided Gram matrices; the blend weights then scale each region's term (default 1 each).
-    temporal: a Temporal, for a video's frame, or None.
+    temporal: a Temporal, for a video's frame, or several (the long-term loss: one for each
+    earlier frame it is held to, their c from losses.long_term_weights), or None.
     """
 
     def __init__(self, net, content, styles, loss=None, masks=None, temporal=None):
-        self.net, self.loss, self.temporal = net, loss or LossOptions(), temporal
+        self.net, self.loss = net, loss or LossOptions()
+        self.temporal = (temporal,) if isinstance(temporal, Temporal) else tuple(temporal or ())
         loss = self.loss
         reference = content if content is not None else styles[0]
         self.beta = loss.beta_at(max(reference.shape[2:]))
@@ -95,17 +97,16 @@ class Objective:
         if self.loss.tv_weight:
             L_tv, d_tv = tv_loss(x)
             L_total, dx = L_total + self.loss.tv_weight * L_tv, dx + self.loss.tv_weight * d_tv
-        if self.temporal is not None:
-            w, c, weight = self.temporal
-            L_temporal, d_temporal = temporal_loss(x, w, c)
-            L_total, dx = L_total + weight * L_temporal, dx + weight * d_temporal
+        for w, c, weight in self.temporal:  # L_longterm: the sum over the earlier frames
+            L_j, d_j = temporal_loss(x, w, c)
+            L_temporal, L_total, dx = L_temporal + L_j, L_total + weight * L_j, dx + weight * d_j
         self.terms = {
             "total": float(L_total),
             "content": float(content[0]),
             "style": float(style[0]),
             "tv": float(L_tv),
         }
-        if self.temporal is not None:
+        if self.temporal:
             self.terms["temporal"] = float(L_temporal)
         return self.terms["total"], dx
 

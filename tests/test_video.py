@@ -329,6 +329,42 @@ def test_the_video_benchmark_runs_at_toy_size(capsys, tmp_path):
         assert gif.n_frames == 3 and gif.size == (2 * 32 + 4, 24)
 
 
+def test_the_cover_clip_and_its_true_flow_for_the_long_term_study(capsys, tmp_path):
+    """bench/video.py's cover clip: its true flow carries each frame onto the next exactly
+    wherever the consistency mask trusts it (a whole-pixel bar on a still photo), the bar
+    leaves nothing covered in the first and last frames, and the study prints a number for
+    every run, the long-term one included."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "video.py"
+    spec = importlib.util.spec_from_file_location("video_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    flows = bench.generated_clip("cover", 5, (30, 40), tmp_path)
+    clip = [np.asarray(Image.open(p), np.float64) for p in sorted(tmp_path.glob("*.png"))]
+    assert not bench.bar_at(0, 5, 40).any() and not bench.bar_at(4, 5, 40).any()
+    for k in range(1, 5):
+        forward, backward = flows[k]
+        carried = warp(clip[k - 1].transpose(2, 0, 1), backward).transpose(1, 2, 0)
+        trusted = consistency(forward, backward) == 1
+        assert np.abs(carried - clip[k])[trusted].max() < 1e-9
+        # trusted: the bar where it was on the frame before too, and the photo it did not
+        # cover in either frame; a column from the bar's edges aside (motion boundaries)
+        step, before = bench.bar_place(k, 5, 40)[2], bench.bar_at(k - 1, 5, 40)
+        came = np.flatnonzero(before)[1:-1] + step
+        still = np.pad(~before & ~bench.bar_at(k, 5, 40), 1, constant_values=True)
+        inner = still[:-2] & still[1:-1] & still[2:]
+        assert trusted[:, came[came < 40]].all() and trusted[:, inner].all()
+    args = "--size 40 --frames 5 --iterations 2 --later-iterations 2 --clips cover"
+    bench.main([*args.split(), "--modes", "temporal", "--long-term", "1,2", "--out", str(tmp_path)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| temporal")]
+    assert [row.split(" | ")[0] for row in rows] == ["| temporal", "| temporal, J = 1 2"]
+    assert all(
+        np.isfinite([float(c) for c in row.strip("| ").split(" | ")[1:]]).all() for row in rows
+    )
+
+
 @pytest.mark.parametrize("module", ["av", "cv2"])
 def test_without_the_video_extra_the_command_says_how_to_install_it(monkeypatch, module):
     from minimal_nst.options import UsageError
@@ -380,3 +416,73 @@ def test_a_clip_runs_on_either_backend_with_the_temporal_term(xp, tmp_path, stri
     assert stylize_video(clip, str(stripes), tmp_path / "out", settings, **run,
                          on_frame=lambda k, path, result: seen.append(result)) == paths  # fmt: skip
     assert seen == [None, None, None]  # all three kept
+
+
+# -- the long-term loss ------------------------------------------------------------------------
+
+
+def test_the_long_term_weights_hold_each_pixel_to_the_nearest_frame_that_saw_it():
+    """c_long^(i-j) = max(c^(i-j) - sum_{k<j} c^(i-k), 0): with 0/1 masks, each pixel's weight
+    goes to the nearest earlier frame that saw it, and to no other; soft masks never go
+    negative."""
+    from minimal_nst.losses import long_term_weights
+
+    rng = np.random.default_rng(5)
+    cs = [(rng.uniform(size=(6, 7)) > 0.5).astype(np.float64) for _ in range(4)]
+    weights = long_term_weights(cs)
+    nearest = np.argmax(np.stack(cs), axis=0)  # the first j whose mask is 1
+    seen = np.stack(cs).any(axis=0)
+    for j, c_long in enumerate(weights):
+        np.testing.assert_array_equal(c_long, (seen & (nearest == j)).astype(np.float64))
+    soft = long_term_weights([rng.uniform(size=(6, 7)) for _ in range(3)])
+    assert all((c >= 0).all() and (c <= 1).all() for c in soft)
+    np.testing.assert_array_equal(long_term_weights(cs[:1])[0], cs[0])  # J = {1}: c itself
+
+
+def test_the_objective_sums_one_temporal_term_per_earlier_frame(vgg_numpy):
+    """L_longterm: the objective with two Temporal terms is the plain one plus each weighted
+    term, as the two evaluated one at a time."""
+    from conftest import FLOAT32_OP, generated_photo, generated_stripes
+    from minimal_nst.image import preprocess
+    from minimal_nst.objective import Objective, Temporal
+
+    content, style = preprocess(generated_photo(32, 40)), preprocess(generated_stripes(32))
+    rng = np.random.default_rng(6)
+    x, (w1, w2) = content + 5, [content + rng.normal(0, 20, content.shape).astype(np.float32)
+                                for _ in range(2)]  # fmt: skip
+    c1, c2 = [(rng.uniform(size=(32, 40)) > 0.5).astype(np.float32) for _ in range(2)]
+    t1, t2 = Temporal(w1, c1, 3e5), Temporal(w2, c2, 7e5)
+    (L0, g0), (L1, g1), (L2, g2), (L12, g12) = [
+        Objective(vgg_numpy, content, [style], temporal=t).loss_and_grad(x)
+        for t in (None, t1, t2, [t1, t2])
+    ]
+    # float32 totals: a rounding of the whole total, seen against the part that differs
+    assert L12 - L0 == pytest.approx((L1 - L0) + (L2 - L0), rel=FLOAT32_OP * L12 / (L12 - L0))
+    both = (g1 - g0) + (g2 - g0)
+    assert rel_error(g12 - g0, both) < FLOAT32_OP * np.abs(g12).max() / np.abs(both).max()
+
+
+def test_each_frame_is_held_to_every_earlier_frame_of_j_that_the_clip_has(
+    tmp_path, stripes, vgg_numpy, monkeypatch
+):
+    """J = (1, 2): frame 1 is held to frame 0 alone, frames 2 and 3 to the two before them; the
+    masks split each pixel between them (long_term_weights), and each frame starts from the one
+    before it warped."""
+    from minimal_nst import Settings
+    from minimal_nst.video import VideoOptions, open_clip, run, stylize_video
+
+    terms, real = [], run.stylize
+
+    def spy(*args, temporal=None, **kw):
+        terms.append(temporal)
+        return real(*args, temporal=temporal, **kw)
+
+    monkeypatch.setattr(run, "stylize", spy)
+    clip = open_clip(str(frames_folder(tmp_path, 4)))
+    video = VideoOptions(later_iterations=2, earlier=(1, 2))
+    stylize_video(clip, str(stripes), tmp_path / "out", Settings(size=32, iterations=2),
+                  net=vgg_numpy, video=video)  # fmt: skip
+    assert [None if t is None else len(t) for t in terms] == [None, 1, 2, 2]
+    for held in terms[2:]:
+        (_, c1, _), (_, c2, _) = held
+        assert (c1 + c2 <= 1 + 1e-6).all() and (c2[c1 == 1] == 0).all()

@@ -6,6 +6,7 @@ mistake on the command line stops the batch before any work; a rerun skips what 
 """
 
 import csv
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from conftest import STYLIZE, generated_stripes
 from minimal_nst import Settings
 from minimal_nst.batch_args import jobs_from_args
 from minimal_nst.jobs import blas_threads
-from minimal_nst.video import open_clip, stylize_video
+from minimal_nst.video import VideoOptions, open_clip, stylize_video
 from minimal_nst.video.batch import VIDEO_KIND, build_video_batch_parser
 
 TINY = "--size 32 --iterations 4 --backend numpy"
@@ -38,7 +39,8 @@ def video_batch(tmp_path, weights_path):
     """video_batch("--content ...") runs `minimal-nst video batch` in tmp_path as a user would."""
 
     def run(*parts, wait=True):
-        args = ["video", "batch", *" ".join(map(str, parts)).split(), "--weights", weights_path]
+        words = shlex.split(" ".join(map(str, parts)))  # '1 2': one value of one job
+        args = ["video", "batch", *words, "--weights", weights_path]
         cmd = [sys.executable, str(STYLIZE), *map(str, args)]
         if not wait:
             return subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
@@ -56,14 +58,14 @@ def frames_of(folder):
     return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.iterdir())]
 
 
-def single_run(clip, style, tmp_path, weights_path, size=32, iterations=4):
+def single_run(clip, style, tmp_path, weights_path, iterations=4, video=None):
     """The frames `minimal-nst video` paints for this job, in this process, one BLAS thread as
     on a worker of a 2-worker cluster (a thread count changes float32 sums' order)."""
     folder = tmp_path / f"single_{clip.name}_{style.stem}"
-    settings = Settings(size=size, iterations=iterations, backend="numpy",
+    settings = Settings(size=32, iterations=iterations, backend="numpy",
                         weights_path=weights_path)  # fmt: skip
     with blas_threads(1):
-        stylize_video(open_clip(clip), str(style), folder, settings)
+        stylize_video(open_clip(clip), str(style), folder, settings, video=video)
     return frames_of(folder)
 
 
@@ -96,11 +98,11 @@ def test_a_video_batch_equals_the_single_video_runs(tmp_path, styles, video_batc
 
 def test_an_interrupted_video_batch_resumes_mid_clip(tmp_path, styles, video_batch, weights_path):
     """SIGINT once frame 2 is written: exit 130, the frames written kept. The rerun keeps them
-    as they are and paints the rest from the last one as read back: the same frames as one
-    uninterrupted run."""
+    as they are and paints the rest from the earlier ones as read back (J = 1 2: the last two):
+    the same frames as one uninterrupted run."""
     folder = frames_folder(tmp_path, 6)
     command = f"--content {folder} --style {styles[0]} --size 32 --iterations 20 --backend numpy"
-    command += " --workers 1 --output-dir out --format gif"
+    command += " --workers 1 --output-dir out --format gif --long-term '1 2'"
     first = video_batch(command, wait=False)
     frames = tmp_path / "out" / "frames_in__stripes_frames"
     deadline = time.time() + 240
@@ -116,7 +118,8 @@ def test_an_interrupted_video_batch_resumes_mid_clip(tmp_path, styles, video_bat
     again = video_batch(command)
     assert again.returncode == 0, again.stderr
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in kept} == kept
-    single = single_run(folder, styles[0], tmp_path, weights_path, iterations=20)
+    video = VideoOptions(earlier=(1, 2))
+    single = single_run(folder, styles[0], tmp_path, weights_path, iterations=20, video=video)
     for ours, theirs in zip(frames_of(frames), single, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     with Image.open(tmp_path / "out" / "frames_in__stripes.gif") as gif:
@@ -168,6 +171,7 @@ def test_a_folder_of_videos_is_a_job_each_and_a_folder_of_frames_one_clip(tmp_pa
         ("--later-iterations 0", "--later-iterations must be >= 1"),
         ("--format avi", "argument --format: invalid choice"),
         ("--temporal-weight -1", "--temporal-weight must be >= 0"),
+        ("--long-term '2 3'", "--long-term: whole numbers >= 1, 1 among them"),
     ],
 )
 def test_a_mistake_on_the_command_line_stops_the_video_batch_before_any_work(

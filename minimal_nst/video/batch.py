@@ -23,6 +23,7 @@ from ..batch import (
     Engine,
     Shipper,
     connect,
+    drive,
     prepare,
     report,
     require_dask,
@@ -39,7 +40,16 @@ from ..probes import probing
 from .cli import build_video_parser, check_run, check_targets, require_video_extra
 from .clip import frames, open_clip
 from .encode import complete
-from .run import KEY, finished, finished_count, frame_path, run_key, stylize_frame
+from .run import (
+    KEY,
+    earlier_frames,
+    finished,
+    finished_count,
+    frame_path,
+    remember,
+    run_key,
+    stylize_frame,
+)
 
 NAME = f"{PROG} video batch"
 STOPPED = "interrupted; the frames finished are kept (rerun the same command to resume each clip)"
@@ -48,8 +58,9 @@ COLUMNS = ["job", "status", "frames", "seconds", "output", "error"]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
 DESCRIPTION = (
     "Many clips, or many styles for one clip, on Dask: a local cluster by default, or a running "
-    "scheduler. Each option takes several values and the jobs are their product; or a "
-    "--manifest. One clip is one job: its frames run one after another, the jobs side by side."
+    "scheduler. Each option takes several values and the jobs are their product (a value for "
+    "an option that takes several is quoted: --long-term '1 10 20 40'); or a --manifest. One "
+    "clip is one job: its frames run one after another, the jobs side by side."
 )
 
 
@@ -173,7 +184,7 @@ def plan(jobs, out_dir, fmt, overwrite):
 
 class Chain:
     """One clip's frames, painted one after another: the frame in hand (sent, or to send), the
-    one before it as it was painted, and where each goes."""
+    earlier ones it is held to as they were painted, and where each goes."""
 
     def __init__(self, job, clip, folder, video):
         self.job, self.clip, self.folder, self.video = job, clip, folder, video
@@ -181,7 +192,7 @@ class Chain:
         self.key = run_key(clip, f.styles, f.settings, f.loss, job.video, f.masks)
         self.done = finished_count(clip, folder, self.key)  # frames painted, from the first
         self.shape = fit_shape(clip.size[1], clip.size[0], f.settings.size)
-        self.previous, self.current, self.frames, self.seconds = None, None, None, 0.0
+        self.history, self.current, self.frames, self.seconds = {}, None, None, 0.0
 
     def complete(self):
         finished_all = self.done == self.clip.count
@@ -192,19 +203,20 @@ class Chain:
         size they are painted at: stylize_frame's resize of them is then no change."""
         if self.frames is None:  # the first frame sent: from the first missing one
             self.frames = frames(self.clip)
-            before = list(itertools.islice(self.frames, self.done))[-1:]
-            if before:
-                painted = finished(frame_path(self.folder, self.done - 1), self.key)
-                self.previous = (resize(before[0], self.shape), painted)
+            for k, frame in enumerate(itertools.islice(self.frames, self.done)):
+                if self.done - k <= max(self.job.video.earlier):  # one a later frame is held to
+                    painted = finished(frame_path(self.folder, k), self.key)
+                    remember(self.history, k, resize(frame, self.shape), painted, self.job.video)
         if self.current is None:
             self.current = resize(next(self.frames), self.shape)
-        return functools.partial(paint_frame, self.current, self.previous, self.job.video)
+        earlier = earlier_frames(self.history, self.done, self.job.video)
+        return functools.partial(paint_frame, self.current, earlier, self.job.video)
 
     def painted(self, image):
         """The frame in hand came back painted: write it; the next starts from it."""
         save_image(frame_path(self.folder, self.done), image, text={KEY: self.key})
-        self.previous, self.current = (self.current, image), None
-        self.done += 1
+        remember(self.history, self.done, self.current, image, self.job.video)
+        self.current, self.done = None, self.done + 1
 
     def finish(self, row):
         """Every frame painted: the video (unless it is complete), marked with the key."""
@@ -222,13 +234,13 @@ class Chain:
         row.update(status="done", frames=f"{self.done}/{self.clip.count}")
 
 
-def paint_frame(frame, previous, video, job, net, stop):
+def paint_frame(frame, earlier, video, job, net, stop):
     """One frame on a worker: stylize_frame with the job's options (run_job's paint)."""
     from ..backend import get_backend
 
     s = job.settings  # the backend's defaults filled in by video_job
     xp = get_backend(s.backend)
-    return stylize_frame(frame, list(job.styles), previous, net, s, job.loss, video, xp, stop,
+    return stylize_frame(frame, list(job.styles), earlier, net, s, job.loss, video, xp, stop,
                          job.masks)  # fmt: skip
 
 
@@ -242,20 +254,8 @@ def collect(client, todo, rows, out_dir, stop, progress):
     bar = tqdm(total=sum(c.clip.count for c in todo.values()), initial=done, unit="frame",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)  # fmt: skip
     run = Painting(client, todo, rows, bar)
-    waiting, window = iter(todo), max(1, worker_threads(client))
-    with bar:
-        while stop is None or stop.signum is None:
-            retry, run.again = run.again, []
-            for k in [*retry, *itertools.islice(waiting, max(0, window - len(run.futures)))]:
-                run.submit(k)
-            if not run.futures and not run.again:
-                break
-            for future in [f for f in run.futures if f.done()]:
-                run.arrived(future, out_dir)
-            time.sleep(0.05)
-    client.cancel(list(run.futures))
-    for row in rows:
-        row["status"] = "cancelled" if row["status"] == "pending" else row["status"]
+    with bar:  # a clip a worker thread: its frames come one at a time
+        drive(run, todo, max(1, worker_threads(client)), out_dir, stop)
 
 
 class Painting:

@@ -40,6 +40,9 @@ def build_video_parser():
     a("--later-iterations", type=int, help="of each frame after the first (default: half of "
       "--iterations; mode independent: --iterations)")  # fmt: skip
     a("--flow", choices=["ultrafast", "fast", "medium"], default=DIS_PRESET, help="DIS preset")
+    a("--long-term", type=int, nargs="+", metavar="J", help="the earlier frames each frame is "
+      "held to, counted back (default: 1, the short-term loss; the paper's long-term: 1 10 20 "
+      "40): what an occlusion uncovers comes back as it was painted")  # fmt: skip
     return p
 
 
@@ -112,8 +115,19 @@ def check_run(args, settings, loss, styles):
     weight = args.temporal_weight
     if weight is not None and not (0 <= weight < math.inf):
         raise UsageError(f"--temporal-weight must be >= 0 and finite, got {weight}")
-    video = VideoOptions(args.mode, weight, args.later_iterations, args.flow)
+    earlier = long_term(args.long_term)
+    video = VideoOptions(args.mode, weight, args.later_iterations, args.flow, earlier)
     return settings, video
+
+
+def long_term(given):
+    """J from --long-term: sorted, each once; 1 always in it (each frame starts from it)."""
+    earlier = tuple(sorted(set(given or [1])))
+    if earlier[0] != 1:
+        got = " ".join(map(str, given))
+        raise UsageError(f"--long-term: whole numbers >= 1, 1 among them (the frame before, "
+                         f"which each frame starts from), got {got}")  # fmt: skip
+    return earlier
 
 
 def plan_outputs(args, clip):

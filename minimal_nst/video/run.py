@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..backend import get_backend
 from ..image import deprocess, fit_shape, preprocess, resize, save_image
-from ..losses import LossOptions
+from ..losses import LossOptions, long_term_weights
 from ..masks import Masks
 from ..objective import Temporal
 from ..stylize import Settings, load_network, stylize, with_defaults
@@ -38,12 +38,16 @@ class VideoOptions:
     H x W, Ruder et al.'s ratio to the content weight (1e3 to 5, their losses means where ours
     are sums: 1/2 sum over relu4_2's 8 H W values) carried over. later_iterations: L-BFGS
     iterations of each frame after the first, which starts near its answer; None: half the
-    first's (Ruder et al.: 2000, then 1000). Mode independent runs every frame as the first."""
+    first's (Ruder et al.: 2000, then 1000). Mode independent runs every frame as the first.
+    earlier: J, the earlier frames each frame is held to, counted back from it: (1,), the
+    short-term loss; Ruder et al.'s long-term loss (1, 10, 20, 40) holds a pixel to the nearest
+    of them that saw it, so that what an occlusion uncovers comes back as it was painted."""
 
     mode: str = "temporal"
     temporal_weight: float | None = None
     later_iterations: int | None = None
     flow: str = DIS_PRESET
+    earlier: tuple = (1,)
 
     def weight_at(self, shape):
         h, w = shape
@@ -106,41 +110,60 @@ def stylize_video(clip, style, folder, settings=None, loss=None, video=None, *, 
     s, loss = with_defaults(settings or Settings()), loss or LossOptions()
     video, xp = video or VideoOptions(), get_backend(s.backend)
     key = run_key(clip, style_paths, s, loss, video, masks)
-    previous, paths = None, []
+    history, paths = {}, []  # history: {k: (frame k at the size painted, stylised)}
     Path(folder).mkdir(parents=True, exist_ok=True)
     for k, frame in enumerate(frames(clip)):
         path, result = frame_path(folder, k), None
         painted = finished(path, key)
         if painted is None:
             net = net or load_network(s, xp)
-            result = stylize_frame(frame, style, previous, net, s, loss, video, xp, stop, masks)
+            earlier = earlier_frames(history, k, video)
+            result = stylize_frame(frame, style, earlier, net, s, loss, video, xp, stop, masks)
             if result.stopped == "interrupted" or result.image is None:
                 return None
             painted = result.image
             save_image(path, painted, text={KEY: key})
-        previous = (frame, painted)
+        remember(history, k, resize(frame, painted.shape[:2]), painted, video)
         paths.append(path)
         if on_frame:
             on_frame(k, path, result)
     return paths
 
 
-def stylize_frame(frame, style, previous, net, s, loss, video, xp, stop, masks=None):
-    """One frame: alone (the first, or mode "independent"), or from the previous stylised frame
-    warped to this one along the backward flow, with the temporal loss (mode "temporal")."""
-    if previous is None or video.mode == "independent":
+def earlier_frames(history, k, video):
+    """{j: (frame k - j, stylised)} for each j in J the clip has before frame k."""
+    return {j: history[k - j] for j in video.earlier if k - j in history}
+
+
+def remember(history, k, frame, painted, video):
+    """Keep frame k and its stylised frame; forget the one no later frame is held to."""
+    history[k] = (frame, painted)
+    history.pop(k - max(video.earlier), None)
+
+
+def stylize_frame(frame, style, earlier, net, s, loss, video, xp, stop, masks=None):
+    """One frame: alone (the first, or mode "independent"), or from the stylised frame before it
+    warped to this one along the backward flow, held (mode "temporal") to it and to each earlier
+    frame of J by the temporal loss. earlier: earlier_frames's {j: (frame, stylised)}."""
+    if not earlier or video.mode == "independent":
         return stylize(frame, style, s, loss, net=net, stop=stop, masks=masks)
-    shape = fit_shape(*frame.shape[:2], s.size)
-    now, before, painted = (
-        resize(frame, shape),
-        resize(previous[0], shape),
-        resize(previous[1], shape),
-    )
-    backward = optical_flow(now, before, video.flow)  # now(x) is before(x + w^(x))
-    w = warp(preprocess(painted, xp, s.dtype), xp.asarray(backward))  # (1, 3, H, W)
+    now = resize(frame, fit_shape(*frame.shape[:2], s.size))
+    carried = {j: carry(now, *earlier[j], video.flow, xp, s.dtype) for j in sorted(earlier)}
     temporal = None
     if video.mode == "temporal":
-        c = consistency(optical_flow(before, now, video.flow), backward)
-        temporal = Temporal(w, xp.asarray(c, dtype=s.dtype), video.weight_at(shape))
-    later = dataclasses.replace(s, init=deprocess(w), iterations=video.later_at(s.iterations))
+        cs = long_term_weights([c for _, c in carried.values()])
+        weight = video.weight_at(now.shape[:2])
+        temporal = [Temporal(w, xp.asarray(c, dtype=s.dtype), weight)
+                    for (w, _), c in zip(carried.values(), cs)]  # fmt: skip
+    init = deprocess(carried[min(carried)][0])  # the nearest earlier frame, warped
+    later = dataclasses.replace(s, init=init, iterations=video.later_at(s.iterations))
     return stylize(frame, style, later, loss, net=net, stop=stop, masks=masks, temporal=temporal)
+
+
+def carry(now, before, painted, flow, xp, dtype):
+    """(w, c): the stylised frame `painted` of the frame `before` carried to the frame `now`
+    along the backward flow, preprocessed (1, 3, H, W); and c (H, W), where that is trusted."""
+    before, painted = resize(before, now.shape[:2]), resize(painted, now.shape[:2])
+    backward = optical_flow(now, before, flow)  # now(x) is before(x + w^(x))
+    w = warp(preprocess(painted, xp, dtype), xp.asarray(backward))
+    return w, consistency(optical_flow(before, now, flow), backward)
