@@ -203,14 +203,21 @@ class Chain:
         size they are painted at: stylize_frame's resize of them is then no change."""
         if self.frames is None:  # the first frame sent: from the first missing one
             self.frames = frames(self.clip)
-            for k, frame in enumerate(itertools.islice(self.frames, self.done)):
-                if self.done - k <= max(self.job.video.earlier):  # one a later frame is held to
-                    painted = finished(frame_path(self.folder, k), self.key)
-                    remember(self.history, k, resize(frame, self.shape), painted, self.job.video)
+            self.read_back()
         if self.current is None:
             self.current = resize(next(self.frames), self.shape)
         earlier = earlier_frames(self.history, self.done, self.job.video)
         return functools.partial(paint_frame, self.current, earlier, self.job.video)
+
+    def read_back(self):
+        """Past the frames a run before painted, keeping those a later frame is held to (the
+        last max(J)), with their stylised frames as written."""
+        for k, frame in enumerate(itertools.islice(self.frames, self.done)):
+            if self.done - k <= max(self.job.video.earlier):
+                painted = finished(frame_path(self.folder, k), self.key)
+                if painted is None:
+                    raise OSError(f"{frame_path(self.folder, k)} changed since the plan")
+                remember(self.history, k, resize(frame, self.shape), painted, self.job.video)
 
     def painted(self, image):
         """The frame in hand came back painted: write it; the next starts from it."""
