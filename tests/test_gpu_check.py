@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "gpu_check.py"
-STEPS = ["weights", "device", "tests", "check", "bench", "cli lbfgs", "cli scipy", "largest"]
+STEPS = ["weights", "device", "tests", "check", "bench", "cli lbfgs", "cli scipy", "video",
+         "largest"]  # fmt: skip
 
 
 def test_the_gpu_check_runs_every_step_at_toy_size_on_the_stand_in(tmp_path):
@@ -18,3 +19,4 @@ def test_the_gpu_check_runs_every_step_at_toy_size_on_the_stand_in(tmp_path):
     assert all(" | ok | " in row for row in rows), rows
     assert "passed" in rows[2] and "failed" not in rows[2]  # the GPU tests, on the stand-in
     assert (tmp_path / "RESULTS_GPU.md").exists() and (tmp_path / "cli_lbfgs.png").exists()
+    assert len(list((tmp_path / "video" / "out").glob("frame_*.png"))) == 3
