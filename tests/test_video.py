@@ -376,6 +376,29 @@ def test_without_the_video_extra_the_command_says_how_to_install_it(monkeypatch,
         require_video_extra()
 
 
+def test_without_pyav_frames_in_and_frames_or_a_gif_out_still_work(
+    tmp_path, stripes, weights_path, monkeypatch, capsys
+):
+    """PyAV reads and writes video files only: frames in, and frames or a GIF (Pillow's) out,
+    need OpenCV alone (as on a machine with no PyAV); a video file asks for it, before any work."""
+    from minimal_nst.cli import main
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av now fails
+    folder = frames_folder(tmp_path, 2)
+    common = [*VIDEO_FAST.split(), "--content", str(folder), "--style", str(stripes),
+              "--weights", str(weights_path)]  # fmt: skip
+    assert main([*common, "--output", str(tmp_path / "out.gif")]) == 0
+    with Image.open(tmp_path / "out.gif") as gif:
+        assert gif.n_frames == 2
+    assert main([*common, "--output", str(tmp_path / "frames_out")]) == 0
+    assert len(list((tmp_path / "frames_out").iterdir())) == 2
+    capsys.readouterr()
+    before = sorted(tmp_path.rglob("*"))
+    assert main([*common, "--output", str(tmp_path / "film.mp4")]) == 2
+    assert "video needs av, which is not installed" in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
+
+
 def test_the_objective_adds_the_weighted_temporal_term_and_its_gradient(vgg_numpy):
     """Objective with a Temporal: its loss and gradient are those without, plus lambda times
     L_temporal and its gradient (float32 sums of a few thousand terms: 1e-5 of their size)."""

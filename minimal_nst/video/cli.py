@@ -51,14 +51,26 @@ def main(argv):
         return friendly_errors(NAME, lambda: run(parse_args(argv, build_video_parser()), stop))
 
 
-def require_video_extra():
-    """PyAV (FFmpeg's libraries) and OpenCV come with the `video` extra, not with the package."""
-    for module in ("av", "cv2"):
+def require_video_extra(files=True):
+    """OpenCV (the flow) and, where a video file is read or written (files), PyAV (FFmpeg's
+    libraries) come with the `video` extra, not with the package: frames in and frames or a
+    GIF out need OpenCV alone."""
+    for module in ("av", "cv2") if files else ("cv2",):
         try:
             __import__(module)
         except ImportError:
             install = "pip install 'minimal_nst[video]' (or -e \".[video]\" in a clone)"
             raise UsageError(f"video needs {module}, which is not installed: {install}") from None
+
+
+def video_files(args):
+    """True if the run reads a video file or writes one that is not a GIF (PyAV's work)."""
+    from .clip import IMAGE_SUFFIXES
+
+    content = Path(args.content or "").expanduser()
+    read = content.is_file() and content.suffix.lower() not in IMAGE_SUFFIXES
+    suffix = Path(args.output).suffix.lower()
+    return read or (suffix not in ("", ".gif") and not Path(args.output).is_dir())
 
 
 def run(args, stop):
@@ -68,7 +80,7 @@ def run(args, stop):
     from .encode import complete
     from .run import finished_count, run_key, stylize_video
 
-    require_video_extra()
+    require_video_extra(video_files(args))
     content, styles, settings, loss, masks = options(args)
     if args.content is None:
         raise UsageError("--content is required: a video file, a folder of frames or a glob")

@@ -70,13 +70,17 @@ def _encode(file, fmt, codec, frames, fps, audio_from, comment):
 
 def comment_of(path):
     """The comment a video file carries ("" if none, or not a video we can read)."""
-    import av
     from PIL import Image
 
-    try:
-        if Path(path).suffix.lower() == ".gif":
+    if Path(path).suffix.lower() == ".gif":
+        try:
             with Image.open(path) as im:
                 return im.info.get("comment", b"").decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+    import av
+
+    try:
         with av.open(str(path)) as container:  # Matroska's tags are upper case
             return {k.lower(): v for k, v in container.metadata.items()}.get("comment", "")
     except (av.FFmpegError, OSError, ValueError):
@@ -96,12 +100,14 @@ def complete(path, key):
 def cannot_encode(path):
     """Why minimal-nst cannot write the video `path`, or None: its suffix, or a codec missing
     from this FFmpeg build."""
-    import av
-
     suffix = Path(path).suffix.lower()
     if suffix not in CONTAINERS:
         return f"not a video format minimal-nst writes ({', '.join(CONTAINERS)}), nor a folder"
     codec = CONTAINERS[suffix][1]
-    if codec != "gif" and codec not in av.codecs_available:
+    if codec == "gif":  # Pillow's
+        return None
+    import av
+
+    if codec not in av.codecs_available:
         return f"this FFmpeg (PyAV {av.__version__}) has no {codec} encoder"
     return None
