@@ -19,8 +19,9 @@ from .masks import mask_at_layers
 
 
 class Temporal(NamedTuple):
-    """The temporal term of a video frame (video/, Ruder et al. 2016): weight L_temporal(x, w, c),
-    w the stylised frame before, warped to this one, preprocessed like x; c (H, W) in [0, 1]."""
+    """A temporal term of a video frame (video/, Ruder et al. 2016): weight L_temporal(x, w, c),
+    w an earlier stylised frame (the one before, for the short-term loss) warped to this one,
+    preprocessed like x; c (H, W) in [0, 1]."""
 
     w: Any
     c: Any

@@ -115,7 +115,8 @@ def stylize(
     masks: spatial control (masks.py): a list of region masks, one per style and optionally a
     last one for a background with no style (paths, PIL images or (H, W) arrays in [0, 1]), or
     a masks.Masks with masks on the style images and a per-pixel content weight too.
-    temporal: a video frame's objective.Temporal at the output's shape, one scale (video/).
+    temporal: a video frame's objective.Temporal terms (one, or one per earlier frame) at the
+    output's shape, one scale (video/).
     """
     s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
     xp = get_backend(s.backend)

@@ -42,6 +42,7 @@ from .clip import frames, open_clip
 from .encode import complete
 from .run import (
     KEY,
+    VideoOptions,
     earlier_frames,
     finished,
     finished_count,
@@ -69,7 +70,7 @@ class VideoJob:
     name: str  # the output's stem in the batch's folder
     clip: str  # a video file, a folder of frames or a glob (video.clip.open_clip)
     frame: Job  # what every frame is painted with: styles, Settings, LossOptions, masks
-    video: object  # video.run.VideoOptions
+    video: VideoOptions  # how the frames hold together
 
 
 def expand_clips(value, action):
@@ -165,11 +166,11 @@ def plan(jobs, out_dir, fmt, overwrite):
         folder = out_dir / f"{job.name}_frames"
         rows.append({"job": job.name, "status": "pending", "output": str(video or folder)})
         try:
-            clip = open_clip(job.clip)
-            inputs = [*input_paths(job.frame), job.frame.settings.weights_path]
-            for path in input_paths(job.frame):
+            clip, inputs = open_clip(job.clip), input_paths(job.frame)
+            for path in inputs:
                 check_file(path)
-            check_targets(video, folder, clip, inputs, overwrite)
+            weights = job.frame.settings.weights_path
+            check_targets(video, folder, clip, [*inputs, weights], overwrite)
         except (VideoError, ImageError, OutputError, OSError) as e:
             rows[k].update(status="failed", error=one_line(e))
             continue

@@ -1,10 +1,11 @@
 """A clip stylised frame by frame (Ruder, Dosovitskiy & Brox 2016): the first frame a single run,
 each later one started from the stylised frame before it carried along the optical flow, and
-held to it by the temporal loss wherever the flow can be trusted.
+held to it (and, with the long-term loss, to earlier ones) by the temporal loss wherever the
+flow can be trusted.
 
 Nothing is lost on a long run: each frame is written (atomically) as it finishes, marked with a
 key of the options and the inputs; a rerun with the same key starts at the first frame not
-written, starting from the frame before it as read from its file, as an unstopped run does too.
+written, from the earlier frames as read from their files, as an unstopped run does too.
 """
 
 import dataclasses
