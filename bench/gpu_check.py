@@ -13,8 +13,11 @@ kernel once on first use (a second or so each); one evaluation at 512 px about 1
 hundred GFLOP at fp32), growing with the pixels; scipy's host side 0.2 s an iteration at 512 px
 (measured on the CPU machine):
   weights    the float16 copy is there and verified                                         5
-  device     GPU, driver, CUDA, CuPy, PyTorch, NumPy                                       10
-  tests      the 164 GPU-marked tests on real CuPy (44 s on the stand-in, plus compiling)  120
+  device     GPU, driver, CUDA, CuPy, PyTorch, NumPy; one kernel of each kind the package
+             launches (NVRTC, cuBLAS, cuSOLVER, CUB) checked against NumPy; the tests
+             step's imports (one line naming what is missing)                             10
+  tests      the 167 GPU-marked tests on real CuPy (44 s on the stand-in, plus compiling);
+             a skipped GPU test or none passed fails it (tests/conftest.py)                120
   check      minimal-nst check --backend cupy: every gradient by finite differences        20
   bench      bench_vgg.py --device gpu, 512/1024/2048 px, CuPy im2col and PyTorch: 7
              worker processes (10 s each, and their evaluations)                           90
@@ -90,7 +93,7 @@ def steps(out, dry):
     largest = ["48", "64"] if dry else ["2048", "4096", "8192", "11585"]
     return [
         ("weights", [py, here, "--weights", *(["make"] if dry else [])], 60, r"verified.*"),
-        ("device", [py, here, "--device-info"], 60, r"GPU: .*"),
+        ("device", [py, here, "--device-info"], 60, r"GPU: .*|device: .*"),
         ("tests", tests, 300, r"\d+ passed.*|\d+ failed.*"),
         ("check", [*NST, "check", "--backend", "cupy", "--weights", str(HALF)], 120,
          r"all checks passed|\d+ check\(s\) FAILED"),
@@ -136,21 +139,62 @@ def weights(make):
     return 1 if problem else 0
 
 
+# One small kernel of each kind the package launches, and the library CuPy loads for it on
+# first use (so a machine that lacks one fails here, in one line, not in the first test).
+KERNELS = (
+    ("elementwise op", "NVRTC", lambda xp, a: xp.maximum(a * 2 - 1, 0)),
+    ("matrix product", "cuBLAS", lambda xp, a: a @ a.T),
+    ("linalg.solve", "cuSOLVER", lambda xp, a: xp.linalg.solve(a @ a.T + 8 * xp.eye(8), a[:, 0])),
+    ("linalg.inv", "cuSOLVER", lambda xp, a: xp.linalg.inv(a @ a.T + 8 * xp.eye(8))),
+    ("argsort", "CUB/Thrust", lambda xp, a: xp.argsort(a.ravel())),
+    ("cumsum", "CUB", lambda xp, a: xp.cumsum(a, axis=1)),
+)
+# What the tests step imports (the oracle, the figures, the clips), and what it may do without:
+# a test module whose dependency is missing skips whole there, its reason listed.
+NEEDED = ("pytest", "scipy", "h5py", "PIL", "matplotlib", "tqdm", "torch", "cv2")
+OPTIONAL = ("nbformat", "nbclient", "av", "distributed", "playwright", "skimage")
+
+
 def device_info():
-    """The GPU, its driver and the libraries, one line each."""
+    """The GPU, its driver and the libraries, one line each; then each kind of kernel run once
+    and checked against NumPy. The first failure ends it in one line naming what is missing."""
     import cupy
     import numpy
 
+    missing = [m for m in NEEDED if not importable(m)]
+    if missing:
+        print(f"device: missing for the tests step: {', '.join(missing)}")
+        return 1
     props = cupy.cuda.runtime.getDeviceProperties(0)
     print(f"GPU: {props['name'].decode()}, {props['totalGlobalMem'] / 2**30:.0f} GiB")
     print(f"CuPy {cupy.__version__}, NumPy {numpy.__version__}, Python {sys.version.split()[0]}")
-    try:
-        import torch
+    import torch
 
-        print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}")
-    except ImportError:
-        print("PyTorch: not installed")
+    print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}")
+    a = numpy.random.default_rng(0).permutation(64).reshape(8, 8).astype(numpy.float32) / 64
+    for kind, library, kernel in KERNELS:
+        try:
+            got = cupy.asnumpy(kernel(cupy, cupy.asarray(a)))
+        except Exception as e:  # a library missing or broken: its own message, on one line
+            print(f"device: {kind} failed ({library}): {' '.join(str(e).split()) or type(e)}")
+            return 1
+        if not numpy.allclose(got, kernel(numpy, a), rtol=1e-4, atol=1e-6):  # 8 float32 terms
+            print(f"device: {kind} ({library}) disagrees with NumPy")
+            return 1
+    print(f"kernels: {', '.join(k for k, *_ in KERNELS)}: ok")
+    absent = [m for m in OPTIONAL if not importable(m)]
+    print(f"absent here, their tests skip: {', '.join(absent) or 'none'}")
     return 0
+
+
+def importable(module):
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def largest(sides):
@@ -239,6 +283,7 @@ def main(argv=None):
         return video(Path(args.video[0]), "dry" in args.video[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MINIMAL_NST_WEIGHTS=str(HALF), PYTHONUNBUFFERED="1")
+    env["MINIMAL_NST_GPU_RUN"] = "1"  # tests/conftest.py: a skipped GPU test, or none passed, fails
     path = [str(ROOT)] + ([str(ROOT / "tests")] if args.dry_run else [])
     env["PYTHONPATH"] = os.pathsep.join(path + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     if args.dry_run:

@@ -1,7 +1,13 @@
 """Shared test helpers: the NumPy/CuPy parametrisation, the real weights, generated images.
 
 The only tests allowed to skip are the CuPy ones (marked `gpu`) on a machine without a GPU: any
-other skip makes the session fail, so a missing piece can never hide behind a skip.
+other skip makes the session fail, so a missing piece can never hide behind a skip. A module
+whose dependency is missing skips whole (pytest.importorskip), and that fails the session too.
+
+On a GPU machine (MINIMAL_NST_GPU_RUN=1, set by bench/gpu_check.py's tests step) it is the
+other way round: a skipped GPU test fails the session (CuPy there but no device reached), and
+so does a session that passed nothing; a module whose dependency that machine lacks (nbformat,
+Dask, ...) may skip, its reason listed, so that it cannot stop the GPU tests from running.
 """
 
 import os
@@ -128,26 +134,51 @@ def files_in(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
+GPU_RUN = os.environ.get("MINIMAL_NST_GPU_RUN") == "1"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA device (skipped elsewhere)")
 
 
-_bad_skips = []
+def pytest_report_header(config):
+    """Which BLAS kernel this pass runs (.ci/run runs the suite under two: they round apart)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{b['internal_api']} {b.get('architecture')} x{b['num_threads']}"
+            for b in threadpool_info() if b["user_api"] == "blas"]  # fmt: skip
+    return "BLAS: " + (", ".join(sorted(set(blas))) or "none loaded")
+
+
+_bad_skips, _allowed_skips, _passed = [], [], []
+
+
+def pytest_collectreport(report):
+    if report.skipped:  # a whole module: pytest.importorskip found a dependency missing
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        (_allowed_skips if GPU_RUN else _bad_skips).append(f"{report.nodeid} ({reason})")
 
 
 def pytest_runtest_logreport(report):
-    if report.skipped and "gpu" not in report.keywords:
+    gpu = "gpu" in report.keywords
+    if report.skipped and (GPU_RUN or not gpu):
         _bad_skips.append(report.nodeid)
+    if report.passed and report.when == "call":
+        _passed.append(report.nodeid)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _bad_skips and exitstatus == 0:
+    if exitstatus in (0, 5) and (_bad_skips or (GPU_RUN and not _passed)):  # 5: none collected
         session.exitstatus = 1
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _allowed_skips:
+        missing = ", ".join(_allowed_skips)
+        terminalreporter.write_line(f"skipped here, a dependency missing: {missing}")
     if _bad_skips:
-        terminalreporter.write_line(
-            f"FAILED: {len(_bad_skips)} non-GPU test(s) skipped: " + ", ".join(_bad_skips),
-            red=True,
-        )
+        what = "test(s) skipped on a GPU run" if GPU_RUN else "non-GPU test(s) skipped"
+        terminalreporter.write_line(f"FAILED: {len(_bad_skips)} {what}: " + ", ".join(_bad_skips),
+                                    red=True)  # fmt: skip
+    if GPU_RUN and not _passed:
+        terminalreporter.write_line("FAILED: a GPU run that passed no test", red=True)

@@ -3,8 +3,6 @@ and PyTorch. The fast convolutions are held to these in test_fast_layers.py."""
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as tF
 from scipy.signal import correlate
 
 from conftest import (
@@ -26,6 +24,9 @@ from minimal_nst.layers import (
     relu_backward,
     relu_forward,
 )
+
+torch = pytest.importorskip("torch")  # the oracle: a module-level skip, which CI fails
+tF = pytest.importorskip("torch.nn.functional")
 
 # (N, C_in, H, W, C_out): odd sizes, C_in = 3 as for an image, and 1x1 maps.
 CONV_SHAPES = [(2, 3, 5, 4, 4), (1, 3, 7, 9, 2), (1, 4, 1, 1, 3), (2, 2, 6, 6, 5)]

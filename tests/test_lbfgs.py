@@ -275,12 +275,15 @@ def test_on_the_papers_objective_it_gets_as_far_as_scipy(vgg_numpy, init):
     marks = np.array([25, 50, 100]) - 1
     assert (totals["lbfgs"][marks] <= 1.02 * totals["scipy"][marks]).all(), totals
     # The same algorithm on the same float32 gradients follows the same path at first: only
-    # rounding differs (the history in float32 here, float64 in scipy: 1e-6 of a step), and it
-    # grows along a nonconvex path, but slowly (bench/RESULTS.md: 2e-4 apart after 10
-    # iterations). A different algorithm shows at once: on Hopper/Turner from noise the first
-    # version was 2.7% off scipy's loss at the second iteration, and with L-BFGS-B's direction
-    # but its line search still 2.3% off.
-    first = np.abs(totals["lbfgs"][:10] / totals["scipy"][:10] - 1)
+    # rounding differs (the history in float32 here, float64 in scipy), about 1e-6 of the loss
+    # at the first iteration. A nonconvex path then amplifies any difference, by a factor that
+    # the BLAS kernel's rounding decides (1.1e-3 apart by the tenth iteration on one machine,
+    # 2e-4 on another), so only the first three iterations are held, where a difference of
+    # rounding would have to grow a thousandfold in two steps to reach the bar. A different
+    # algorithm shows at once: on Hopper/Turner from noise the first version was 2.7% off
+    # scipy's loss at the second iteration, and with L-BFGS-B's direction but its own line
+    # search still 2.3% off, 20x the bar.
+    first = np.abs(totals["lbfgs"][:3] / totals["scipy"][:3] - 1)
     assert first.max() < 1e-3, first
 
 

@@ -3,11 +3,12 @@
 import h5py
 import numpy as np
 import pytest
-import torch
 from oracle import torch_vgg_features
 
 from conftest import FLOAT32_NET, SAME_SUMS_64, TORCH_64, rel_error
 from minimal_nst import VGG19, VGG19_LAYERS
+
+torch = pytest.importorskip("torch")  # the oracle: a module-level skip, which CI fails
 
 RELUS = [name for name, kind, *_ in VGG19_LAYERS if kind == "relu"]
 GRAD_LAYERS = {"relu1_1": 1.0, "relu2_1": 0.5, "relu3_1": 0.25, "relu4_2": 2.0, "relu5_1": 1.0}
