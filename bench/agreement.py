@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from oracle import torch_vgg_features  # noqa: E402
 
 from minimal_nst import VGG19, VGG19_LAYERS, fast_layers, layers  # noqa: E402
-from minimal_nst.check import rel_error  # noqa: E402
+from minimal_nst.app.check import rel_error  # noqa: E402
 from minimal_nst.weights import get_weights_path  # noqa: E402
 
 DTYPES = [np.float32, np.float64]

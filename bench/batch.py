@@ -28,21 +28,14 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minimal_nst import LossOptions, Settings  # noqa: E402
-from minimal_nst.batch import Engine, run_batch, write_outputs  # noqa: E402
-from minimal_nst.jobs import (  # noqa: E402
-    Job,
-    blas_threads,
-    input_digests,
-    job_key,
-    read_inputs,
-    run_job,  # noqa: E402
-)
-from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.api import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.batch.engine import Engine, run_batch, write_outputs  # noqa: E402
+from minimal_nst.batch.jobs import Job, blas_threads, input_digests, job_key, read_inputs, run_job  # noqa: E402
 
 
 def make_video_jobs(n, size, iterations, folder, frames):
     """n clips of `frames` frames (the demo photo panned), a different style weight each."""
-    from minimal_nst.stylize import with_defaults
+    from minimal_nst.transfer import with_defaults
     from minimal_nst.video import VideoOptions
     from minimal_nst.video.batch import VideoJob
 

@@ -71,9 +71,10 @@ def rss(field):
 def build(impl, size, device):
     """(objective, x to evaluate at, array module for L-BFGS, synchronize) of one implementation."""
     from minimal_nst import VGG19, LossOptions, Objective
-    from minimal_nst.image import fit_shape, load_image, preprocess, resize
+    from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
+    from minimal_nst.app.files import load_image
+    from minimal_nst.image import fit_shape, preprocess, resize
     from minimal_nst.losses import default_beta
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
     from minimal_nst.weights import get_weights_path
 
     content_rgb, style_rgb = load_image(default_content_path()), load_image(DEFAULT_STYLE)
@@ -110,7 +111,7 @@ def worker(impl, size, device, evals, iterations, threads):
     Only the PyTorch worker imports torch, so the others' memory is their own; NumPy's BLAS
     threads are set through the environment by the driver.
     """
-    from minimal_nst.stylize import lbfgs
+    from minimal_nst.transfer import optimize
 
     if impl == "pytorch":
         import torch
@@ -134,7 +135,7 @@ def worker(impl, size, device, evals, iterations, threads):
     x0 = np.asarray(x.get() if hasattr(x, "get") else x, np.float64)
     optimizer = "lbfgs" if device == "gpu" else "scipy"  # each device's default optimiser
     record = lambda x, seconds: history.append(seconds)  # noqa: E731
-    lbfgs(objective, x0, iterations, xp, "float32", record, None, optimizer)
+    optimize(objective, x0, iterations, xp, "float32", record, None, optimizer)
     sync()
     result = {
         "impl": impl,

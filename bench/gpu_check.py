@@ -203,9 +203,10 @@ def largest(sides):
     import cupy
 
     from minimal_nst import VGG19, LossOptions, Objective
-    from minimal_nst.image import fit_shape, load_image, preprocess, resize
-    from minimal_nst.memory import estimate_memory
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+    from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
+    from minimal_nst.app.files import load_image
+    from minimal_nst.app.memory import estimate_memory
+    from minimal_nst.image import fit_shape, preprocess, resize
 
     net = VGG19.from_hdf5(HALF, xp=cupy)
     photo, painting = load_image(default_content_path()), load_image(DEFAULT_STYLE)
@@ -236,7 +237,7 @@ def video(folder, dry):
     from PIL import Image
 
     from minimal_nst import Settings
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+    from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
     from minimal_nst.video import VideoOptions, open_clip, stylize_video
 
     count, size, first = (3, 32, 3) if dry else (8, 256, 100)

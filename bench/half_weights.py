@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minimal_nst.image import atomic_write  # noqa: E402
+from minimal_nst.app.files import atomic_write  # noqa: E402
 from minimal_nst.weights import VGG19_HALF, get_weights_path, verify  # noqa: E402
 
 

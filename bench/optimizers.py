@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minimal_nst.image import fit_shape, pixel_bounds  # noqa: E402
-from minimal_nst.stylize import lbfgs  # noqa: E402
+from minimal_nst.transfer import optimize  # noqa: E402
 
 RESULTS_BETA_AT_256 = 1e3  # the default beta when bench/RESULTS.md's study ran, kept fixed
 DEMO = (512, 600)  # the demo photo's (H, W): sizes are its longest side, like --size
@@ -67,7 +67,9 @@ def overhead(size, optimizer, iterations, seed):
     objective, count = Quadratic(shape, seed), []
     x0 = np.zeros(shape)
     start = time.perf_counter()
-    lbfgs(objective, x0, iterations, np, "float32", lambda x, s: count.append(s), None, optimizer)
+    optimize(
+        objective, x0, iterations, np, "float32", lambda x, s: count.append(s), None, optimizer
+    )
     spent = time.perf_counter() - start - objective.seconds
     return spent / max(len(count), 1)
 
@@ -76,8 +78,8 @@ def paper_overhead(size, optimizer, iterations, net):
     """Seconds per iteration outside the network on the demo pair, between the first iteration
     and the last (the setup before them is not the optimiser's)."""
     from minimal_nst import stylize
+    from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
     from minimal_nst.objective import Objective
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
 
     spans, marks, real = [], [], Objective.loss_and_grad
 
@@ -102,7 +104,7 @@ def pairs():
     """(name, photo, painting) of the study: paths, or None for the demo's own."""
     import matplotlib.cbook
 
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
+    from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
 
     shared = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
     other = matplotlib.cbook.get_sample_data("Minduka_Present_Blue_Pack.png", asfileobj=False)

@@ -20,9 +20,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from minimal_nst import VGG19, LossOptions, Objective, fast_layers  # noqa: E402
-from minimal_nst.image import fit_shape, load_image, preprocess, resize  # noqa: E402
+from minimal_nst.app.api import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.files import load_image  # noqa: E402
+from minimal_nst.image import fit_shape, preprocess, resize  # noqa: E402
 from minimal_nst.losses import default_beta  # noqa: E402
-from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
 from minimal_nst.weights import get_weights_path  # noqa: E402
 
 PARTS = ["_phase_planes", "_input_transform", "_output_transform"]

@@ -33,7 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minimal_nst.image import atomic_write, fit_shape, load_image, preprocess, resize  # noqa: E402
+from minimal_nst.app.files import atomic_write, load_image  # noqa: E402
+from minimal_nst.image import fit_shape, preprocess, resize
 from minimal_nst.losses import CONTENT_LAYERS, STYLE_LAYERS  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
@@ -124,7 +125,7 @@ def photos(folder):
 
 def paintings():
     """{name: path}: the demo's painting and the two public-domain ones in ../shared."""
-    from minimal_nst.stylize import DEFAULT_STYLE
+    from minimal_nst.app.api import DEFAULT_STYLE
 
     return {
         "demo": Path(DEFAULT_STYLE),
@@ -167,7 +168,7 @@ def write_manifest(path, rows):
 def run_batch(manifest, out, workers):
     """The study as one `minimal-nst batch`; the seconds of each job it finished kept (a rerun
     skips those, and its batch.csv no longer has them), even when it was cut short."""
-    from minimal_nst.cli import main as cli
+    from minimal_nst.app.cli import main as cli
 
     argv = ["batch", "--manifest", str(manifest), "--output-dir", str(out)]
     code = cli(argv + (["--workers", str(workers)] if workers else []))

@@ -22,21 +22,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from minimal_nst import VGG19, LossOptions, Objective  # noqa: E402
-from minimal_nst.image import deprocess, fit_shape, load_image, preprocess, resize  # noqa: E402
-from minimal_nst.interrupt import Interrupted  # noqa: E402
+from minimal_nst.app.api import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.files import load_image  # noqa: E402
+from minimal_nst.image import deprocess, fit_shape, preprocess, resize  # noqa: E402
 from minimal_nst.losses import default_beta  # noqa: E402
-from minimal_nst.stylize import (  # noqa: E402
-    DEFAULT_STYLE,
-    default_content_path,
+from minimal_nst.transfer import (  # noqa: E402
+    Interrupted,
     initial_image,
-    lbfgs,
+    optimize,  # noqa: E402
     scale_sizes,
 )
 from minimal_nst.weights import get_weights_path  # noqa: E402
 
 
 class Reached:
-    """The `stop` lbfgs checks between evaluations: it ends the run once the target is met."""
+    """The `stop` the optimiser checks between evaluations: it ends the run at the target."""
 
     done = False
 
@@ -65,7 +65,7 @@ def run(net, content, style, sides, iterations, target=None):
                 reached.done = target is not None and curve[-1][1] <= target
 
         x0 = initial_image(x_rgb, shape, 0)
-        x_best, _ = lbfgs(objective, x0, iterations[k], np, "float32", record, reached)
+        x_best, _ = optimize(objective, x0, iterations[k], np, "float32", record, reached)
         spent += time.perf_counter() - start
         x_rgb = deprocess(x_best)
         if side != sides[-1]:

@@ -42,8 +42,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minimal_nst import Settings  # noqa: E402
-from minimal_nst.image import fit_shape, load_image  # noqa: E402
-from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.api import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.files import load_image
+from minimal_nst.image import fit_shape  # noqa: E402
 from minimal_nst.video.clip import frames, open_clip  # noqa: E402
 from minimal_nst.video.flow import consistency, optical_flow  # noqa: E402
 from minimal_nst.video.run import VideoOptions, stylize_video  # noqa: E402

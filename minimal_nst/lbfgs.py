@@ -42,6 +42,7 @@ class History:
     def __init__(self, m, xp):
         self.m, self.xp, self.count, self.theta = m, xp, 0, 1.0
         self.held, self.written = None, set()  # see held_columns
+        self.H = self.SS = self.SY = self.YY = self.Hg = None  # at the first pair: n known then
 
     def __len__(self):
         return min(self.count, self.m)
@@ -57,10 +58,10 @@ class History:
         xp, m, s, y, g = self.xp, self.m, s.ravel(), y.ravel(), g.ravel()
         sy, yy = float(xp.vdot(y, s)), float(xp.vdot(y, y))
         if sy <= 1e-10 * yy:
-            if hasattr(self, "H"):
+            if self.H is not None:
                 self.Hg = (self.H @ g).astype("f8")
             return
-        if not hasattr(self, "H"):  # rows left unused hold zeros or old pairs, times 0 below
+        if self.H is None:  # rows left unused hold zeros or old pairs, times 0 below
             self.H = xp.zeros((2 * m, s.size), s.dtype)
             self.SS, self.SY, self.YY = (xp.zeros((m, m)) for _ in range(3))
             self.Hg = xp.zeros(2 * m)  # H g_old, H being 0

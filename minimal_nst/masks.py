@@ -3,16 +3,16 @@
 Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors in Neural Style
 Transfer" (CVPR 2017), guided Gram matrices. A mask is an (H, W) float array in [0, 1] over an
 image: 1 inside its region, 0 outside, soft in between. The losses are in losses.py
-(`guided_gram_matrix`, `guided_style_layer_loss`, `weighted_content_loss`).
+(`guided_gram_matrix`, `guided_style_layer_loss`, `weighted_content_loss`); reading a mask file
+is the application's (app/files.py, load_mask).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from .image import ImageError, read_image
 from .layers import avg_pool2d_forward
 from .vgg import VGG19_LAYERS
 
@@ -31,34 +31,6 @@ class Masks:
     regions: tuple
     style_regions: tuple = ()
     content_weight: Any | None = None
-
-
-def load_mask(src):
-    """(H, W) float64 in [0, 1] from a path, a PIL image or an array.
-
-    An image is read as its luminance, white = 1 (16-bit: 65535 = 1); a float image (TIFF mode
-    F) or an array is taken as it is, and its values must lie in [0, 1].
-    """
-    if isinstance(src, np.ndarray):
-        mask, name = np.asarray(src, np.float64), "mask array"
-        if mask.ndim != 2:
-            raise ImageError(f"{name}: expected an (H, W) array, got shape {mask.shape}")
-    else:
-        name = "mask image" if isinstance(src, Image.Image) else getattr(src, "name", src)
-        mask = _pil_to_mask(src, name) if name == "mask image" else read_image(src, _pil_to_mask)
-    if not np.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
-        low, high = np.nanmin(mask), np.nanmax(mask)
-        raise ImageError(f"{name}: mask values must lie in 0..1, found {low:g}..{high:g}")
-    return mask
-
-
-def _pil_to_mask(im, name):
-    im = ImageOps.exif_transpose(im)
-    if im.mode == "F":
-        return np.asarray(im, np.float64)
-    if im.mode.startswith("I"):
-        return np.asarray(im, np.float64) / 65535.0
-    return np.asarray(im.convert("L"), np.float64) / 255.0
 
 
 def at_scale(masks, shape, style_shapes):

@@ -64,7 +64,7 @@ def figure_parser(description, output, tiles=False):
     """The options every figure script shares with scripts/stylize.py."""
     import argparse
 
-    from minimal_nst.options import Parser
+    from minimal_nst.app.options import Parser
 
     p = Parser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--content", help="content photo (default: the demo photo)")
@@ -91,9 +91,9 @@ def run_tiles(args, jobs):
     """Every tile's optimisation as one batch (minimal-nst batch's engine): their images, in
     order. A rerun reuses the tiles already made. Without Dask (the batch extra), the tiles run
     here, one after another, into the same files."""
-    from minimal_nst.batch import INSTALL, Engine, dask_installed, run_batch
-    from minimal_nst.image import load_image
-    from minimal_nst.options import UsageError
+    from minimal_nst.app.files import load_image
+    from minimal_nst.app.options import UsageError
+    from minimal_nst.batch.engine import INSTALL, Engine, dask_installed, run_batch
 
     engine = Engine(args.scheduler, args.workers, in_process=not dask_installed())
     if engine.in_process and (args.scheduler or args.workers):
@@ -110,11 +110,11 @@ def run_tiles(args, jobs):
 def load_inputs(args):
     """(Settings, content RGB, style RGB cropped to the content's aspect) for a figure."""
     from minimal_nst import Settings
+    from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
+    from minimal_nst.app.files import load_image
+    from minimal_nst.app.options import UsageError
+    from minimal_nst.app.outputs import check_outputs
     from minimal_nst.backend import get_backend
-    from minimal_nst.image import load_image
-    from minimal_nst.options import UsageError
-    from minimal_nst.outputs import check_outputs
-    from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
 
     if args.size < 1 or args.iterations < 1:
         raise UsageError("--size and --iterations must be positive integers")
@@ -146,7 +146,7 @@ def crop_to_aspect(rgb, shape):
 
 
 def save_grid(grid, path):
-    from minimal_nst.image import atomic_write
+    from minimal_nst.app.files import atomic_write
 
     atomic_write(Path(path), lambda f: grid.save(f, format="PNG", optimize=True))
     print(f"wrote {path}")

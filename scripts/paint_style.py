@@ -1,6 +1,6 @@
 """Paint the demo's default style image: swirling impasto strokes, made here, owned by nobody else.
 
-    python scripts/paint_style.py [--output minimal_nst/data/default_style.png] [--seed 1889]
+    python scripts/paint_style.py [--output minimal_nst/app/data/default_style.png] [--seed 1889]
 
 Thousands of short brush strokes follow a flow field made of a few vortices, coloured from a
 night-sky palette, over a few glowing discs: a texture with strong, multi-scale style statistics.
@@ -92,7 +92,9 @@ def paint(seed=1889, size=SIZE):
 
 
 def main():
-    default = Path(__file__).resolve().parent.parent / "minimal_nst" / "data" / "default_style.png"
+    default = (
+        Path(__file__).resolve().parents[1] / "minimal_nst" / "app" / "data" / "default_style.png"
+    )
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=default)
     parser.add_argument("--seed", type=int, default=1889)

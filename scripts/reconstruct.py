@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figure_grid import figure_parser, label_grid, load_inputs, run_tiles, save_grid  # noqa: E402
 
 from minimal_nst import LossOptions  # noqa: E402
-from minimal_nst.jobs import Job  # noqa: E402
-from minimal_nst.options import friendly_errors  # noqa: E402
+from minimal_nst.app.options import friendly_errors  # noqa: E402
+from minimal_nst.batch.jobs import Job  # noqa: E402
 
 CONTENT_ROW = ["relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2"]
 STYLE_ROW = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]

@@ -20,9 +20,10 @@ import numpy as np  # noqa: E402
 from figure_grid import figure_parser, label_grid, save_grid  # noqa: E402
 
 from minimal_nst import LossOptions, Masks, Settings, stylize  # noqa: E402
-from minimal_nst.image import fit_shape, load_image, resize  # noqa: E402
-from minimal_nst.options import friendly_errors  # noqa: E402
-from minimal_nst.stylize import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.api import DEFAULT_STYLE, default_content_path  # noqa: E402
+from minimal_nst.app.files import load_image
+from minimal_nst.app.options import friendly_errors  # noqa: E402
+from minimal_nst.image import fit_shape, resize  # noqa: E402
 
 DEFAULT_OUTPUT = "spatial_control.png"  # in the current folder (the README's: scripts/figures/)
 FACE = (0.42, 0.51, 0.16, 0.14)  # the demo photo's face: centre (y, x) and radii, as fractions

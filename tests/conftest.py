@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from minimal_nst.app.check import away_from_zero, numeric_grad, rel_error  # noqa: F401  (shared)
 from minimal_nst.backend import cupy_unavailable_reason, get_backend
-from minimal_nst.check import away_from_zero, numeric_grad, rel_error  # noqa: F401  (shared)
 
 # -- tolerances: each from what the tests set up, never from one run's output --------------------
 # rel_error is max |a - b| / max |b|. One rounding costs eps (float64 1.1e-16, float32 6.0e-8); a

@@ -19,20 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import minimal_nst.image  # noqa: E402
-import minimal_nst.outputs  # noqa: E402
-from minimal_nst.cli import main  # noqa: E402
+import minimal_nst.app.files  # noqa: E402
+import minimal_nst.app.outputs  # noqa: E402
+from minimal_nst.app.cli import main  # noqa: E402
 
 
 def slow_save():
-    real = minimal_nst.outputs.save_image
+    real = minimal_nst.app.outputs.save_image
 
     def save_image(path, rgb):
         print("SAVING", file=sys.stderr, flush=True)
         time.sleep(3)
         return real(path, rgb)
 
-    minimal_nst.outputs.save_image = save_image
+    minimal_nst.app.outputs.save_image = save_image
 
 
 def disk_full():
@@ -45,7 +45,7 @@ def disk_full():
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return f
 
-    minimal_nst.image.os.fdopen = fdopen
+    minimal_nst.app.files.os.fdopen = fdopen
 
 
 def cannot_replace():
@@ -56,7 +56,7 @@ def cannot_replace():
             raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(dst))
         return real(src, dst, *args, **kwargs)
 
-    minimal_nst.image.os.replace = replace
+    minimal_nst.app.files.os.replace = replace
 
 
 if __name__ == "__main__":

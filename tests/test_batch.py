@@ -20,10 +20,10 @@ from PIL import Image
 
 from conftest import STYLIZE, generated_photo, generated_stripes
 from minimal_nst import LossOptions, Settings, stylize
-from minimal_nst.batch import is_complete, require_dask
-from minimal_nst.batch_args import build_batch_parser, jobs_from_args
-from minimal_nst.jobs import Job, blas_threads, input_digests, job_key
-from minimal_nst.options import UsageError
+from minimal_nst.app.options import UsageError
+from minimal_nst.batch.args import build_batch_parser, jobs_from_args
+from minimal_nst.batch.engine import is_complete, require_dask
+from minimal_nst.batch.jobs import Job, blas_threads, input_digests, job_key
 
 TINY = "--size 32 --iterations 5 --backend numpy"
 
@@ -255,22 +255,25 @@ def test_the_job_key_follows_the_options_defaults_and_input_bytes(tmp_path, imag
     louder = Job("a", job.content, job.styles, loss=LossOptions(beta=5.0))
     assert job_key(louder, input_digests(louder)) != key
     with monkeypatch.context() as m:  # the same options, but beta None means another beta now
-        m.setattr("minimal_nst.jobs.BETA_AT_256", 2e4)
+        m.setattr("minimal_nst.app.keys.BETA_AT_256", 2e4)
+        assert job_key(job, input_digests(job)) != key
+    with monkeypatch.context() as m:  # ... or iterations None means another count now
+        m.setattr("minimal_nst.app.keys.ITERATIONS", {"numpy": (200, 100), "cupy": (500, 500)})
         assert job_key(job, input_digests(job)) != key
     Image.fromarray(generated_stripes()[::-1].copy()).save(images / "stripes.png")
     assert job_key(job, input_digests(job)) != key  # the same name, another painting
 
     image = tmp_path / "a.png"
-    from minimal_nst.batch import KEY
-    from minimal_nst.image import save_image
+    from minimal_nst.app.files import save_image
+    from minimal_nst.app.keys import JOB_KEY
 
-    save_image(image, generated_photo(), {KEY: key})
+    save_image(image, generated_photo(), {JOB_KEY: key})
     assert is_complete(image, key) and not is_complete(image, "another")
     assert not is_complete(tmp_path / "absent.png", key)
 
 
 def test_a_worker_count_below_one_is_one_line_before_any_work(images, capsys):
-    from minimal_nst.batch import main
+    from minimal_nst.batch.engine import main
 
     assert main(["--content", str(images / "disc.png"), "--workers", "0"]) == 2
     assert capsys.readouterr().err.strip() == (
@@ -285,15 +288,15 @@ def test_without_dask_the_batch_says_how_to_install_it(monkeypatch):
 
 
 def test_the_local_cluster_has_a_worker_per_core_unless_memory_is_short(monkeypatch):
-    import minimal_nst.memory
-    from minimal_nst.batch import local_workers
+    import minimal_nst.app.memory
+    from minimal_nst.batch.engine import local_workers
 
     jobs = [
         Job(f"j{k}", "a.png", ("b.png",), Settings(size=512, backend="numpy")) for k in range(9)
     ]
     cores = os.cpu_count()
     plenty = 2**50  # a PiB free: memory never limits, whatever this machine has
-    monkeypatch.setattr(minimal_nst.memory, "available_memory", lambda xp: (plenty, plenty))
+    monkeypatch.setattr(minimal_nst.app.memory, "available_memory", lambda xp: (plenty, plenty))
     assert local_workers(jobs) == min(cores, len(jobs)) and local_workers(jobs[:1]) == 1
-    monkeypatch.setattr(minimal_nst.memory, "available_memory", lambda xp: (2**30, 2**30))
+    monkeypatch.setattr(minimal_nst.app.memory, "available_memory", lambda xp: (2**30, 2**30))
     assert local_workers(jobs) == 1  # 1 GiB free: one 512 px job at a time

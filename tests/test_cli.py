@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from conftest import assert_one_line_error, files_in
+from minimal_nst.app.options import options, parse_args
 from minimal_nst.backend import cupy_unavailable_reason
-from minimal_nst.options import options, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLIZE = ROOT / "scripts" / "stylize.py"
@@ -239,6 +239,33 @@ def test_help_documents_every_option(nst):
         assert option in proc.stdout
 
 
+def test_a_mistake_is_one_line_and_a_bug_keeps_its_traceback(capsys):
+    """Only the errors the boundary raises on purpose are the user's; a ValueError from deep
+    inside (a bug) must not be dressed up as one, or it could never be found."""
+    from minimal_nst.app.options import UsageError, friendly_errors
+
+    def fails(error):
+        def fn():
+            raise error
+
+        return fn
+
+    assert friendly_errors("minimal-nst", fails(UsageError("--size must be positive"))) == 2
+    assert capsys.readouterr().err == "minimal-nst: error: --size must be positive\n"
+    with pytest.raises(ValueError, match="a bug"):
+        friendly_errors("minimal-nst", fails(ValueError("a bug")))
+
+
+def test_the_weights_command_answers_help_and_verifies_a_file(weights_path):
+    """`python -m minimal_nst.weights --help` is help, not a weights path to look for."""
+    command = [sys.executable, "-m", "minimal_nst.weights"]
+    proc = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "usage: python -m minimal_nst.weights" in proc.stdout
+    proc = subprocess.run([*command, str(weights_path)], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and "verified SHA-256" in proc.stdout, proc.stderr
+
+
 def test_a_preset_stands_in_for_the_options_not_given():
     paper = options(parse_args(["--preset", "paper"]))[2]
     assert (paper.init, paper.iterations) == ("noise", 500)
@@ -267,19 +294,21 @@ def test_the_eta_weighs_each_scale_by_its_pixels():
     import io
 
     from minimal_nst import Settings
-    from minimal_nst.progress import Progress
+    from minimal_nst.app.progress import Progress
 
     settings = Settings(size=256, iterations=4, scales=2)
     stream = io.StringIO()
     progress = Progress(Path("out.png"), settings, print_every=1, save_every=0, stream=stream)
-    for _ in range(4):
-        progress({"scale": 1, "of": 2, "total": 1.0, "content": 1.0, "style": 1.0}, None)
+    for k in range(4):  # the records the transfer makes: the iteration counted across scales
+        progress({"scale": 1, "of": 2, "iteration": k + 1, "total": 1.0, "content": 1.0,
+                  "style": 1.0}, None)  # fmt: skip
     spent, left = progress.bar.n, progress.bar.total - progress.bar.n
     assert left / spent == pytest.approx(2.0, rel=0.01)  # the sides are whole pixels: 256 and 181
     # With a count per scale: 8 coarse iterations cost as much as 4 fine ones.
     settings = Settings(size=256, iterations=(8, 4), scales=2)
     progress = Progress(Path("out.png"), settings, print_every=1, save_every=0, stream=stream)
-    for _ in range(8):
-        progress({"scale": 1, "of": 2, "total": 1.0, "content": 1.0, "style": 1.0}, None)
+    for k in range(8):
+        progress({"scale": 1, "of": 2, "iteration": k + 1, "total": 1.0, "content": 1.0,
+                  "style": 1.0}, None)  # fmt: skip
     assert progress.bar.total / progress.bar.n == pytest.approx(2.0, rel=0.01)
     assert progress.iterations == 12

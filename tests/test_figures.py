@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import minimal_nst.layers
-from minimal_nst import check, cli
-from minimal_nst.options import friendly_errors
+from minimal_nst.app import check, cli
+from minimal_nst.app.options import friendly_errors
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from minimal_nst.batch_args import build_batch_parser
-from minimal_nst.options import build_parser
-from minimal_nst.outputs import side_files
+from minimal_nst.app.options import build_parser
+from minimal_nst.app.outputs import side_files
+from minimal_nst.batch.args import build_batch_parser
 from minimal_nst.video.cli import build_video_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +90,40 @@ def test_every_import_points_down():
 
     circles = sorted(f"{a} -> {b}" for a in graph for b in graph[a] if a in below(b, set()))
     assert not circles, f"imports that come back: {circles}"
+
+
+# The house, from the bottom up: the algorithm (the package root), the weights it reads, the
+# application around it (the command line and the file boundary), then the two capabilities
+# built on both. A module imports only from its own floor or the ones below.
+FLOORS = {"": 0, "weights": 1, "app": 2, "batch": 3, "video": 4}
+# The two doors that look up on purpose: the package's public API re-exports stylize(), and the
+# `minimal-nst` entry hands its subcommands to their own main().
+FRONT_DOORS = {("__init__", "app.api"), ("app.cli", "batch.engine"), ("app.cli", "video.cli"),
+               ("app.cli", "video.batch")}  # fmt: skip
+
+
+def floor(module):
+    """A subpackage's floor (video.run, or video for its __init__); the root's modules: 0."""
+    return FLOORS.get(module.split(".")[0], 0)
+
+
+def test_the_root_is_the_algorithm_and_each_floor_imports_only_downwards():
+    graph = package_imports()
+    assert set(graph) >= {"transfer", "app.api", "batch.engine", "video.run", "weights.fetch"}
+    up = sorted(f"{a} -> {b}" for a, bs in graph.items() for b in bs
+                if floor(b) > floor(a) and (a, b) not in FRONT_DOORS)  # fmt: skip
+    assert not up, f"imports that point up a floor: {up}"
+
+
+def test_a_newcomer_opening_the_package_sees_the_algorithm_and_the_subpackages():
+    algorithm = ["backend", "layers", "fast_layers", "vgg", "losses", "masks", "objective",
+                 "lbfgs", "image", "transfer"]  # fmt: skip
+    files = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert files == set(algorithm) and folders == set(FLOORS) - {""}
+    readme = (ROOT / "README.md").read_text()
+    order = [readme.index(f"`{name}.py`", readme.index("## Read the code")) for name in algorithm]
+    assert order == sorted(order), "README's reading order is the root's"
 
 
 def test_every_function_fits_on_one_screen():

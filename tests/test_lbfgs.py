@@ -7,6 +7,7 @@ import pytest
 import scipy.optimize
 
 from minimal_nst import LossOptions, stylize
+from minimal_nst.app.api import DEFAULT_STYLE, default_content_path
 from minimal_nst.lbfgs import (
     C1,
     C2,
@@ -21,7 +22,6 @@ from minimal_nst.lbfgs import (
     subspace_step,
     wolfe_search,
 )
-from minimal_nst.stylize import DEFAULT_STYLE, default_content_path
 
 
 def random_history(rng, n=12, m=4):

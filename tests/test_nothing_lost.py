@@ -426,7 +426,7 @@ def test_an_image_beyond_memory_is_refused_with_the_limit(nst, tmp_path, photo):
 
 
 def test_a_dark_16_bit_image_stays_dark(nst, tmp_path, stripes):
-    from minimal_nst.image import load_image
+    from minimal_nst.app.files import load_image
 
     dark = np.full((40, 50), 200, np.uint16)  # 200 of 65535: nearly black
     Image.fromarray(dark).save(tmp_path / "dark16.png")

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from conftest import STYLIZE, assert_one_line_error, generated_photo, generated_stripes
-from minimal_nst.preview import Preview
+from minimal_nst.app.preview import Preview
 
 CHROMIUM = os.environ.get("MINIMAL_NST_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [  # a closed network: no background connections, no sandbox as root, no GPU

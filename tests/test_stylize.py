@@ -6,20 +6,20 @@ from PIL import Image
 
 from conftest import generated_photo, generated_stripes
 from minimal_nst import LossOptions, Objective, Settings, stylize
+from minimal_nst.app.files import load_image
+from minimal_nst.app.inputs import StylizeError, load_inputs
+from minimal_nst.app.memory import estimate_memory
 from minimal_nst.image import (
     deprocess,
     fit_shape,
     keep_colors,
-    load_image,
     luminance,
     match_colors,
     preprocess,
     resize,
 )
-from minimal_nst.inputs import StylizeError, load_inputs
 from minimal_nst.losses import default_beta
-from minimal_nst.memory import estimate_memory
-from minimal_nst.stylize import lbfgs
+from minimal_nst.transfer import optimize
 
 
 def style_distance(net, image, style):
@@ -108,7 +108,7 @@ def test_coarse_to_fine_runs_each_scale_and_ends_at_full_size(vgg_numpy):
 
 def test_left_to_the_defaults_the_iterations_follow_the_scales(monkeypatch):
     """The backend's count at the first scale and its count at each later one (ITERATIONS)."""
-    from minimal_nst.stylize import ITERATIONS, iterations_per_scale, with_defaults
+    from minimal_nst.transfer import ITERATIONS, iterations_per_scale, with_defaults
 
     # Unequal counts, so that first and later swapped, or one of them used for both, shows.
     monkeypatch.setitem(ITERATIONS, "numpy", (100, 30))
@@ -166,7 +166,7 @@ def test_optimiser_returns_the_best_image_it_evaluated_not_the_last(optimizer):
 
     x0 = np.random.default_rng(2).normal(0, 20, (1, 3, 4, 5))
     objective = WorseThenCtrlC()
-    x_best, stopped = lbfgs(objective, x0, 50, np, np.float64, optimizer=optimizer)
+    x_best, stopped = optimize(objective, x0, 50, np, np.float64, optimizer=optimizer)
     losses = [loss for loss, _ in objective.evaluated]
     assert stopped == "interrupted" and losses[-1] > min(losses)
     assert np.array_equal(x_best, objective.evaluated[int(np.argmin(losses))][1])

@@ -178,18 +178,21 @@ def test_every_container_carries_our_mark_and_the_runs_key(tmp_path, suffix):
     """A rerun may replace a video minimal-nst wrote, in every container it writes (Matroska
     keeps its tags upper case; a GIF its comment where Pillow puts it), and knows a complete
     one by the run's key; a video someone else made is neither."""
-    from minimal_nst.video.encode import complete, made_by_us, write_video
+    from minimal_nst.video.encode import complete, marked_video, write_video
 
     path = tmp_path / f"out{suffix}"
     write_video(path, [np.full((16, 18, 3), 40 * k, np.uint8) for k in range(3)], 10, key="k1")
-    assert made_by_us(path) and complete(path, "k1") and not complete(path, "k2")
+    assert marked_video(path) and complete(path, "k1") and not complete(path, "k2")
     theirs = make_clip(tmp_path / "theirs.mp4", 2, sound=False)
-    assert not made_by_us(theirs) and not complete(theirs, "k1")
+    assert not marked_video(theirs) and not complete(theirs, "k1")
 
 
-def test_the_run_key_follows_every_input_the_masks_and_the_init_image_too(tmp_path, stripes):
+def test_the_run_key_follows_every_input_the_masks_and_the_init_image_too(
+    tmp_path, stripes, monkeypatch
+):
     """A frame is kept on a rerun only if the same run would paint it: a changed mask or init
-    image (same name, new bytes) paints it again."""
+    image (same name, new bytes) paints it again, a file only touched does not, and neither
+    does a new default (as the batch keys its jobs: app/keys.py)."""
     import os
 
     from minimal_nst import LossOptions, Settings
@@ -206,11 +209,15 @@ def test_the_run_key_follows_every_input_the_masks_and_the_init_image_too(tmp_pa
 
     first = key()
     assert key() == first
-    for path in (mask, init):
+    for path, mode in ((mask, "L"), (init, "RGB")):
         stat = path.stat()
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # rewritten
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, same bytes
+        assert key() == first
+        Image.new(mode, (8, 8), 128 if mode == "L" else (9, 9, 9)).save(path)  # new bytes
         assert key() != first
         first = key()
+    monkeypatch.setattr("minimal_nst.app.keys.BETA_AT_256", 2e4)  # the default style strength
+    assert key() != first
 
 
 def test_a_rerun_of_a_finished_clip_keeps_its_frames_and_its_video(nst, tmp_path, stripes):
@@ -367,7 +374,7 @@ def test_the_cover_clip_and_its_true_flow_for_the_long_term_study(capsys, tmp_pa
 
 @pytest.mark.parametrize("module", ["av", "cv2"])
 def test_without_the_video_extra_the_command_says_how_to_install_it(monkeypatch, module):
-    from minimal_nst.options import UsageError
+    from minimal_nst.app.options import UsageError
     from minimal_nst.video.cli import require_video_extra
 
     require_video_extra()  # installed here: no error
@@ -381,7 +388,7 @@ def test_without_pyav_frames_in_and_frames_or_a_gif_out_still_work(
 ):
     """PyAV reads and writes video files only: frames in, and frames or a GIF (Pillow's) out,
     need OpenCV alone (as on a machine with no PyAV); a video file asks for it, before any work."""
-    from minimal_nst.cli import main
+    from minimal_nst.app.cli import main
 
     monkeypatch.setitem(sys.modules, "av", None)  # import av now fails
     folder = frames_folder(tmp_path, 2)

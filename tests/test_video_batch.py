@@ -19,8 +19,8 @@ from test_video import frames_folder, make_clip, probe
 
 from conftest import STYLIZE, generated_stripes
 from minimal_nst import Settings
-from minimal_nst.batch_args import jobs_from_args
-from minimal_nst.jobs import blas_threads
+from minimal_nst.batch.args import jobs_from_args
+from minimal_nst.batch.jobs import blas_threads
 from minimal_nst.video import open_clip, stylize_video
 from minimal_nst.video.batch import VIDEO_KIND, build_video_batch_parser
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from minimal_nst import weights as W
+from minimal_nst.weights import fetch as W
 
 PAYLOAD = b"not really VGG-19, but hashed like it" * 100
 FAKE = W.Expected("fake_weights.h5", len(PAYLOAD), hashlib.sha256(PAYLOAD).hexdigest())

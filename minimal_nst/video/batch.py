@@ -13,35 +13,32 @@ import functools
 import glob
 import itertools
 import sys
-import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..batch import (
-    RETRIES,
+from ..app.files import save_image
+from ..app.keys import FRAME_KEY
+from ..app.options import PROG, UsageError, friendly_errors, options
+from ..app.probes import probing
+from ..app.signals import StopSignals
+from ..batch.args import SINGLE_ONLY, Kind, build_batch_parser, expand_images, jobs_from_args
+from ..batch.engine import (
     Engine,
-    Shipper,
+    InFlight,
     connect,
     drive,
     prepare,
     report,
     require_dask,
-    threads_per_host,
     worker_threads,
     write_summary,
 )
-from ..batch_args import SINGLE_ONLY, Kind, build_batch_parser, expand_images, jobs_from_args
-from ..image import fit_shape, resize, save_image
-from ..interrupt import StopSignals
-from ..jobs import Job, input_paths, one_line, run_job
-from ..options import PROG, UsageError, friendly_errors, options
-from ..probes import probing
+from ..batch.jobs import Job, input_paths, one_line
+from ..image import fit_shape, resize
 from .cli import build_video_parser, check_run, check_targets, require_video_extra
 from .clip import frames, open_clip
 from .encode import complete
 from .run import (
-    KEY,
     VideoOptions,
     earlier_frames,
     finished,
@@ -53,7 +50,9 @@ from .run import (
 )
 
 NAME = f"{PROG} video batch"
-STOPPED = "interrupted; the frames finished are kept (rerun the same command to resume each clip)"
+ON_INTERRUPT = (
+    "interrupted; the frames finished are kept (rerun the same command to resume each clip)"
+)
 FORMATS = ("mp4", "mov", "mkv", "gif", "frames")  # frames: no video, the frames' folder only
 COLUMNS = ["job", "status", "frames", "seconds", "output", "error"]
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
@@ -114,7 +113,7 @@ def build_video_batch_parser():
 
 def main(argv):
     with StopSignals() as stop:
-        return friendly_errors(NAME, lambda: _main(argv, stop), STOPPED)
+        return friendly_errors(NAME, lambda: _main(argv, stop), ON_INTERRUPT)
 
 
 def _main(argv, stop):
@@ -156,8 +155,8 @@ def plan(jobs, out_dir, fmt, overwrite):
     A job whose clip or paintings cannot be read, or whose outputs must not be written, fails
     here with its reason; one whose video is complete (--format frames: every frame) is
     skipped."""
-    from ..image import ImageError, check_file
-    from ..outputs import OutputError
+    from ..app.files import ImageError, check_file
+    from ..app.outputs import OutputError
     from .clip import VideoError
 
     rows, todo = [], {}
@@ -222,7 +221,7 @@ class Chain:
 
     def painted(self, image):
         """The frame in hand came back painted: write it; the next starts from it."""
-        save_image(frame_path(self.folder, self.done), image, text={KEY: self.key})
+        save_image(frame_path(self.folder, self.done), image, text={FRAME_KEY: self.key})
         remember(self.history, self.done, self.current, image, self.job.video)
         self.current, self.done = None, self.done + 1
 
@@ -261,20 +260,14 @@ def collect(client, todo, rows, out_dir, stop, progress):
     done = sum(c.done for c in todo.values())
     bar = tqdm(total=sum(c.clip.count for c in todo.values()), initial=done, unit="frame",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)  # fmt: skip
-    run = Painting(client, todo, rows, bar)
+    run = Painting(client, todo, rows, bar, {k: c.job.frame for k, c in todo.items()})
     with bar:  # a clip a worker thread: its frames come one at a time
         drive(run, todo, max(1, worker_threads(client)), out_dir, stop)
 
 
-class Painting:
-    """The clips on the cluster: {future: job index} of the frames in flight, one a clip, and
-    the clips whose frame must be sent again."""
-
-    def __init__(self, client, todo, rows, bar):
-        self.client, self.todo, self.rows, self.bar = client, todo, rows, bar
-        self.threads = threads_per_host(client)
-        self.ship = Shipper(client, todo, {k: c.job.frame for k, c in todo.items()})
-        self.futures, self.again, self.tries, self.summary_written = {}, [], Counter(), 0.0
+class Painting(InFlight):
+    """The clips on the cluster: one frame of each in flight at a time, a clip's next frame
+    sent when the last comes back."""
 
     def submit(self, k):
         chain = self.todo[k]
@@ -282,21 +275,7 @@ class Painting:
             paint = chain.paint()
         except Exception as e:  # the clip gave no next frame: damaged, or changed since
             return self.fail(k, one_line(f"frame {chain.done + 1} unreadable: {e!r}"))
-        try:
-            files = self.ship(chain.job.frame)
-        except OSError as e:  # a painting vanished since the plan, or a worker while scattering
-            vanished = isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError))
-            if vanished or self.tries[k] >= RETRIES:
-                return self.fail(k, one_line(e))
-            return self.retry(k)
-        future = self.client.submit(run_job, chain.job.frame, files, self.threads, paint=paint,
-                                    pure=False)  # fmt: skip
-        self.futures[future] = k
-
-    def retry(self, k):
-        self.tries[k] += 1
-        self.ship.lost(self.todo[k].job.frame)
-        self.again.append(k)
+        self.send(k, paint=paint)
 
     def fail(self, k, error):
         chain = self.todo[k]
@@ -307,10 +286,10 @@ class Painting:
         self.ship.done(chain.job.frame)
 
     def arrived(self, future, out_dir):
-        k = self.futures.pop(future)
+        k = self.taken(future)
+        if k is None:
+            return
         chain, row = self.todo[k], self.rows[k]
-        if future.cancelled() and self.tries[k] < RETRIES:  # an input died with its worker
-            return self.retry(k)
         try:
             result = future.result()
         except Exception as e:  # the frame raised on its worker, or its workers died
@@ -326,9 +305,7 @@ class Painting:
         else:
             chain.finish(row)
             self.ship.done(chain.job.frame)
-        if time.time() - self.summary_written > 1.0:
-            write_summary(out_dir, self.rows, COLUMNS)
-            self.summary_written = time.time()
+        self.keep_summary(out_dir, COLUMNS)
 
 
 def say(text):

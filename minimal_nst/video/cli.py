@@ -9,8 +9,8 @@ clean point (the frames written are kept; a rerun resumes at the next one).
 import sys
 from pathlib import Path
 
-from ..interrupt import StopSignals, exit_code
-from ..options import PROG, UsageError, build_parser, friendly_errors, options, parse_args
+from ..app.options import PROG, UsageError, build_parser, friendly_errors, options, parse_args
+from ..app.signals import StopSignals, exit_code
 
 NAME = f"{PROG} video"
 
@@ -75,7 +75,7 @@ def video_files(args):
 
 def run(args, stop):
     """Check everything, paint the frames (those finished before are kept), encode."""
-    from ..image import load_image
+    from ..app.files import load_image
     from .clip import open_clip
     from .encode import complete
     from .run import finished_count, run_key, stylize_video
@@ -110,8 +110,8 @@ def check_run(args, settings, loss, styles):
     weights that can work."""
     import math
 
-    from ..inputs import check_loss, check_settings
-    from ..stylize import with_defaults
+    from ..app.inputs import check_loss, check_settings
+    from ..transfer import with_defaults
     from .run import VideoOptions
 
     settings = with_defaults(settings)
@@ -158,8 +158,8 @@ def plan_outputs(args, clip):
 def check_targets(video, folder, clip, inputs, overwrite):
     """Nothing that is an input (the clip's files, `inputs`), nor a file minimal-nst did not
     make (unless overwrite), is to be replaced; the frames' folder is made."""
-    from ..outputs import OutputError, check_outputs
-    from .encode import cannot_encode, made_by_us
+    from ..app.outputs import OutputError, check_outputs
+    from .encode import cannot_encode, marked_video
     from .run import frame_path
 
     problem = video and cannot_encode(video)
@@ -173,7 +173,7 @@ def check_targets(video, folder, clip, inputs, overwrite):
     inputs = {Path(p).expanduser().resolve() for p in inputs if isinstance(p, (str, Path))}
     if video is not None and video.resolve() in inputs:
         raise OutputError(f"the run would write {video}, which is one of its inputs; refusing")
-    if video is not None and video.exists() and not (overwrite or made_by_us(video)):
+    if video is not None and video.exists() and not (overwrite or marked_video(video)):
         raise OutputError(f"{video} exists and was not made by minimal-nst; choose another "
                           "--output or pass --overwrite")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ def frame_bar(total, done):
 def encode(output, paths, clip, stop, key):
     """The frames as a video at the clip's rate, its sound copied, marked with the run's key;
     a signal now waits for it."""
-    from ..image import load_image
+    from ..app.files import load_image
     from .encode import write_video
 
     if stop is not None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..image import load_image
+from ..app.files import ImageError, load_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 DEFAULT_FPS = Fraction(25)  # a folder of frames has no rate of its own
 
 
-class VideoError(ValueError):
-    """A clip that cannot be used: one line, meant for the user."""
+class VideoError(ImageError):
+    """A clip that cannot be used: one line, meant for the user (an input, as an image is)."""
 
 
 @dataclass(frozen=True)

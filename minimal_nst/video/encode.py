@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..image import MARK, atomic_write
+from ..app.files import MARK, atomic_write
 
 CONTAINERS = {  # suffix: (FFmpeg's format, the video codec); a GIF is Pillow's
     ".mp4": ("mp4", "libx264"),
@@ -49,7 +49,7 @@ def _encode(file, fmt, codec, frames, fps, audio_from, comment):
 
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(av.open(file, "w", format=fmt))
-        out.metadata["comment"] = comment  # so that a rerun may replace it (made_by_us)
+        out.metadata["comment"] = comment  # so that a rerun may replace it (marked_video)
         stream = out.add_stream(codec, rate=fps)
         stream.pix_fmt = "yuv420p"
         source = audio_from and stack.enter_context(av.open(str(audio_from)))
@@ -87,7 +87,7 @@ def comment_of(path):
         return ""
 
 
-def made_by_us(path):
+def marked_video(path):
     """True for a video a minimal-nst run wrote: its comment starts with MARK."""
     return comment_of(path).split(" ")[0] == MARK
 

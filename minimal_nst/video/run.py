@@ -9,26 +9,27 @@ written, from the earlier frames as read from their files, as an unstopped run d
 """
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..app import keys
+from ..app.api import load_network, stylize
+from ..app.files import save_image
 from ..backend import get_backend
-from ..image import deprocess, fit_shape, preprocess, resize, save_image
+from ..image import deprocess, fit_shape, preprocess, resize
 from ..losses import LossOptions, long_term_weights
 from ..masks import Masks
 from ..objective import Temporal
-from ..stylize import Settings, load_network, stylize, with_defaults
+from ..transfer import Settings, with_defaults
 from .clip import frames
 from .flow import DIS_PRESET, consistency, optical_flow
 from .warp import warp
 
 MODES = ("independent", "warped", "temporal")  # the paper's comparison: (a), (b), (c)
 TEMPORAL_PER_PIXEL = 800.0  # see VideoOptions
-KEY = "minimal-nst-video-key"  # the PNG text chunk that carries a frame's key
 
 
 @dataclass(frozen=True)
@@ -64,30 +65,21 @@ def frame_path(folder, k):
 
 
 def run_key(clip, style_paths, settings, loss, video, masks=None):
-    """What decides the frames: the options and the inputs (a file by its name, size and time,
-    an array by its bytes), the masks' too."""
+    """What decides the frames (app/keys.py: the options, every input by its bytes, the masks'
+    too, this version's defaults), as the batch keys its jobs."""
     masks = masks if masks is None or isinstance(masks, Masks) else Masks(tuple(masks))
     inputs = [clip.video, *clip.images, *style_paths, settings.init]
     inputs += [*masks.regions, *masks.style_regions, masks.content_weight] if masks else []
-    parts = [repr(settings), repr(loss), repr(video), clip.source, str(clip.count)]
-    parts += [_identity(v) for v in inputs]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-
-
-def _identity(value):
-    if value is None or (isinstance(value, str) and not Path(value).is_file()):
-        return str(value)  # none, or a word ("content", "noise")
-    if isinstance(value, (str, Path)):
-        stat = Path(value).stat()
-        return f"{Path(value).resolve()} {stat.st_size} {stat.st_mtime_ns}"
-    return hashlib.sha256(np.ascontiguousarray(np.asarray(value)).tobytes()).hexdigest()
+    known = {}  # a painting given twice is read once
+    digests = [keys.input_digest(v, known) for v in inputs]
+    return keys.run_key(settings, loss, video, clip.source, clip.count, digests)
 
 
 def finished(path, key):
     """The frame at `path` as RGB if a run with this key wrote it, else None."""
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB")) if im.info.get(KEY) == key else None
+            return np.asarray(im.convert("RGB")) if im.info.get(keys.FRAME_KEY) == key else None
     except OSError:  # not there, or not an image: to be painted
         return None
 
@@ -123,7 +115,7 @@ def stylize_video(clip, style, folder, settings=None, loss=None, video=None, *, 
             if result.stopped == "interrupted" or result.image is None:
                 return None
             painted = result.image
-            save_image(path, painted, text={KEY: key})
+            save_image(path, painted, text={keys.FRAME_KEY: key})
         remember(history, k, resize(frame, painted.shape[:2]), painted, video)
         paths.append(path)
         if on_frame:

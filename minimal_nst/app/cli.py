@@ -5,16 +5,16 @@ and no file minimal-nst did not make is ever written over (outputs.py); Ctrl-C, 
 SIGHUP keep the best image so far (exit 130, 143, 129); an image that cannot be written where
 asked is written elsewhere, and the message says where (exit 1).
 
-Only the standard library is imported before main() runs, so that a Ctrl-C during start-up is
-one line too.
+Importing it loads the package, and with it NumPy, SciPy, h5py and Pillow (a second or two):
+scripts/minimal-nst turns a Ctrl-C during that start-up into one line too.
 """
 
 import sys
 import time
 from pathlib import Path
 
-from .interrupt import StopSignals, exit_code
 from .options import PROG, friendly_errors, options, parse_args
+from .signals import StopSignals, exit_code
 
 
 def main(argv=None):
@@ -24,15 +24,15 @@ def main(argv=None):
 
         return check_main(argv[1:])
     if argv[:2] == ["video", "batch"]:
-        from .video.batch import main as video_batch_main
+        from ..video.batch import main as video_batch_main
 
         return video_batch_main(argv[2:])
     if argv[:1] == ["video"]:
-        from .video.cli import main as video_main
+        from ..video.cli import main as video_main
 
         return video_main(argv[1:])
     if argv[:1] == ["batch"]:
-        from .batch import main as batch_main
+        from ..batch.engine import main as batch_main
 
         return batch_main(argv[1:])
     with StopSignals() as stop:  # from the start: a signal while loading stops the run too
@@ -41,19 +41,13 @@ def main(argv=None):
 
 def run(args, stop):
     """Plan and check every file, paint, then save whatever arrives meanwhile."""
-    from .outputs import OutputError, check_outputs, side_files
-    from .probes import probing
+    from ..transfer import with_defaults
+    from .api import stylize
     from .progress import Progress
-    from .stylize import iterations_per_scale, stylize, with_defaults
 
     content, styles, settings, loss, masks = options(args)
     settings = with_defaults(settings)
-    with probing(OutputError, f"--output {args.output}"):  # absolute() asks for the cwd
-        output = Path(args.output).expanduser().absolute()
-    planned = side_files(output, sum(iterations_per_scale(settings)), args.save_every)
-    inputs = [content, *styles, settings.init, args.weights_path]
-    inputs += [*(args.content_masks or ()), *(args.style_masks or ()), args.content_weight_mask]
-    check_outputs(planned, [p for p in inputs if isinstance(p, (str, Path))], args.overwrite)
+    output = plan_outputs(args, settings, [content, *styles])
     progress = Progress(output, settings, args.print_every, args.save_every)
     if args.content is None and args.style is not None:
         progress.note = f"{PROG}: no --content: synthesising a texture from the style"
@@ -81,10 +75,26 @@ def run(args, stop):
     return exit_code(stop.signum) if stop.signum is not None else code
 
 
+def plan_outputs(args, settings, images):
+    """The output's absolute path, once every file the run will write is checked (never an
+    input, never a file minimal-nst did not make)."""
+    from ..transfer import iterations_per_scale
+    from .outputs import OutputError, check_outputs, side_files
+    from .probes import probing
+
+    with probing(OutputError, f"--output {args.output}"):  # absolute() asks for the cwd
+        output = Path(args.output).expanduser().absolute()
+    planned = side_files(output, sum(iterations_per_scale(settings)), args.save_every)
+    inputs = [*images, settings.init, args.weights_path]
+    inputs += [*(args.content_masks or ()), *(args.style_masks or ()), args.content_weight_mask]
+    check_outputs(planned, [p for p in inputs if isinstance(p, (str, Path))], args.overwrite)
+    return output
+
+
 def start_preview(content, styles, settings, loss, output):
     """--preview: serve the page, say where."""
+    from ..transfer import iterations_per_scale
     from .preview import Preview
-    from .stylize import iterations_per_scale
 
     name = lambda p: Path(p).name if isinstance(p, (str, Path)) else "the demo"  # noqa: E731
     shown = {

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..app.options import PROG, HelpFormatter, Parser, UsageError, build_parser, options, parse_args
+from ..app.probes import probing
 from .jobs import Job, safe_name, unique_names
-from .options import PROG, HelpFormatter, Parser, UsageError, build_parser, options, parse_args
-from .probes import probing
 
 SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every", "preview"}
 PATHS = {"content", "style", "init", "content_masks", "style_masks", "content_weight_mask"}

@@ -2,7 +2,7 @@
 
 import math
 
-from .vgg import LAYER_NAMES, VGG19_LAYERS
+from ..vgg import LAYER_NAMES, VGG19_LAYERS
 
 WEIGHTS_BYTES = 80_000_000  # the network's parameters, float32
 

@@ -1,6 +1,6 @@
 """What a batch runs: jobs, their names and keys, and one job run where it lands.
 
-A job is one call of stylize(): its images, Settings, LossOptions and masks (batch_args.py makes
+A job is one call of stylize(): its images, Settings, LossOptions and masks (args.py makes
 them from a command line or a manifest). Input files are read where the batch starts and travel
 to the workers as bytes, so a cluster needs no shared disk. The VGG-19 weights never travel:
 each worker process loads them once (`network`) and keeps them for every job it runs.
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .image import FileBytes, check_file
-from .losses import BETA_AT_256, LossOptions
-from .masks import Masks
-from .stylize import DEFAULTS, Settings
+from ..app.files import FileBytes, check_file
+from ..app.keys import input_digest, run_key
+from ..losses import LossOptions
+from ..masks import Masks
+from ..transfer import Settings
 
 NAME_MAX = 120  # characters of a job's name; longer ones end in a hash of the whole
 
@@ -75,27 +74,23 @@ def input_digests(job, known=None):
     known = {} if known is None else known
     for path in input_paths(job):
         if path not in known:
-            known[path] = hashlib.sha256(check_file(path).read_bytes()).hexdigest()
+            check_file(path)  # missing, or a folder: its one-line ImageError
+            input_digest(path, known)
     return {path: known[path] for path in input_paths(job)}
 
 
 def job_key(job, digests):
-    """A digest of everything that decides the job's image: the options, what an option left
-    None stands for (the defaults of this version), and the input bytes (digests:
-    input_digests(job)).
+    """The job's key (app/keys.py: its options, its inputs' bytes, this version's defaults), the
+    input files by their digests (input_digests(job)), its name left out.
 
     A rerun skips a job whose image carries this key; a changed photo, option or default runs
     it again.
     """
 
     def digest(v):
-        if isinstance(v, (str, Path)):
-            return digests[str(v)]
-        return hashlib.sha256(np.asarray(v).tobytes()).hexdigest()
+        return digests[str(v)] if isinstance(v, (str, Path)) else input_digest(v)
 
-    keyed = swap_inputs(dataclasses.replace(job, name=""), digest)
-    defaults = (BETA_AT_256, sorted((k, sorted(v.items())) for k, v in DEFAULTS.items()))
-    return hashlib.sha256(repr((keyed, defaults)).encode()).hexdigest()[:32]
+    return run_key(swap_inputs(dataclasses.replace(job, name=""), digest))
 
 
 def safe_name(text):
@@ -128,7 +123,7 @@ def run_job(job, files=None, threads=None, stop=None, paint=None):
     video's frame brings its own). A bad input ends the job with its one-line reason, never
     the worker.
     """
-    from .options import user_errors
+    from ..app.options import user_errors
 
     files, start = files or {}, time.time()
     here = swap_inputs(job, lambda v: files.get(str(v), v) if isinstance(v, (str, Path)) else v)
@@ -144,7 +139,7 @@ def run_job(job, files=None, threads=None, stop=None, paint=None):
 
 def paint_image(job, net, stop):
     """The job's image: stylize() with its options."""
-    from .stylize import stylize
+    from ..app.api import stylize
 
     return stylize(job.content, list(job.styles), job.settings, job.loss, net, stop=stop,
                    masks=job.masks)  # fmt: skip
@@ -152,7 +147,7 @@ def paint_image(job, net, stop):
 
 def network(settings):
     """The VGG-19 a job runs on: loaded once per worker process and kept."""
-    from .stylize import with_defaults
+    from ..transfer import with_defaults
 
     s = with_defaults(settings)
     weights = s.weights_path and str(s.weights_path)
@@ -161,12 +156,14 @@ def network(settings):
 
 @functools.lru_cache(maxsize=2)
 def _load_network(weights_path, pooling, dtype, backend, conv):
-    from .backend import get_backend
-    from .vgg import VGG19
-    from .weights import get_weights_path
+    """The app's load_network, cached by what decides the network (Settings as a whole may
+    hold an array, its init, which no cache can key)."""
+    from ..app.api import load_network
+    from ..backend import get_backend
 
-    xp = get_backend(backend)
-    return VGG19.from_hdf5(get_weights_path(weights_path), pooling, dtype, xp, conv)
+    s = Settings(weights_path=weights_path, pooling=pooling, dtype=dtype, backend=backend,
+                 conv=conv)  # fmt: skip
+    return load_network(s, get_backend(backend))
 
 
 def _threads_here(threads):
@@ -184,7 +181,7 @@ def _threads_here(threads):
 @contextlib.contextmanager
 def blas_threads(n):
     """BLAS threads, and the Winograd row blocks side by side, limited to n (None: as is)."""
-    from . import fast_layers
+    from .. import fast_layers
 
     if n is None:
         yield

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .image import load_image, luminance, match_colors
+from ..image import luminance, match_colors
+from ..vgg import CONVS, LAYER_NAMES, VGG19_LAYERS
+from .files import load_image
 from .probes import probing
-from .vgg import CONVS, LAYER_NAMES, VGG19_LAYERS
 
 OPTIMIZERS = ("scipy", "lbfgs")  # L-BFGS-B on the host; minimal_nst.lbfgs on the device
 
@@ -97,7 +98,8 @@ def check_fits(shape, layers):
 
 def load_masks(masks, n_styles):
     """masks (a masks.Masks, or a list: the regions) loaded and checked against the styles."""
-    from .masks import Masks, load_mask
+    from ..masks import Masks
+    from .files import load_mask
 
     masks = masks if isinstance(masks, Masks) else Masks(tuple(masks))
     regions, style_regions = [load_mask(m) for m in masks.regions], masks.style_regions

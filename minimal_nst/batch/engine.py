@@ -22,15 +22,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .interrupt import StopSignals, exit_code
+from ..app.keys import JOB_KEY
+from ..app.options import PROG, UsageError, friendly_errors
+from ..app.signals import StopSignals, exit_code
 from .jobs import input_digests, input_paths, job_key, one_line, run_job
-from .options import PROG, UsageError, friendly_errors
 
 SUMMARY = "batch.csv"
 COLUMNS = ["job", "status", "seconds", "total", "content", "style", "output", "error"]
-KEY = "minimal-nst job"  # the PNG text chunk that holds the job's key
 INSTALL = "pip install 'minimal_nst[batch]'"
-STOPPED = "interrupted; the finished jobs are kept (rerun the same command to finish the rest)"
+ON_INTERRUPT = (  # what a batch stopped by Ctrl-C says
+    "interrupted; the finished jobs are kept (rerun the same command to finish the rest)"
+)
 RETRIES = 3  # a job whose input files were lost with a worker is sent again, this many times
 
 
@@ -51,11 +53,11 @@ class Engine:
 
 def main(argv):
     with StopSignals() as stop:
-        return friendly_errors(f"{PROG} batch", lambda: _main(argv, stop), STOPPED)
+        return friendly_errors(f"{PROG} batch", lambda: _main(argv, stop), ON_INTERRUPT)
 
 
 def _main(argv, stop):
-    from .batch_args import build_batch_parser, jobs_from_args
+    from .args import build_batch_parser, jobs_from_args
 
     args = build_batch_parser().parse_args(argv)
     require_dask()
@@ -106,8 +108,8 @@ def run_batch(jobs, out_dir, engine=Engine(), overwrite=False, stop=None, progre
 
 def prepare(out_dir, overwrite):
     """The output folder, made if need be; its batch.csv must be ours to replace."""
-    from .outputs import made_by_us
-    from .probes import probing
+    from ..app.outputs import made_by_us
+    from ..app.probes import probing
 
     with probing(UsageError, f"--output-dir {out_dir}"):
         out_dir = out_dir.expanduser().absolute()
@@ -125,8 +127,8 @@ def plan(jobs, out_dir, overwrite):
 
     A job whose inputs cannot be read, or whose output must not be written, fails here with
     its reason; one whose image is complete is skipped."""
-    from .image import ImageError
-    from .outputs import OutputError, check_outputs, side_files
+    from ..app.files import ImageError
+    from ..app.outputs import OutputError, check_outputs, side_files
 
     rows, todo, known = [], {}, {}  # known: the input files' digests, each file hashed once
     for k, job in enumerate(jobs):
@@ -150,7 +152,7 @@ def is_complete(output, key):
     """True if `output` is an image a run of this very job wrote (it is written last)."""
     try:
         with Image.open(output) as im:
-            return im.info.get(KEY) == key
+            return im.info.get(JOB_KEY) == key
     except (OSError, ValueError):
         return False
 
@@ -162,7 +164,7 @@ def collect(client, jobs, todo, rows, out_dir, stop, progress):
 
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="job", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)  # fmt: skip
-    run = Running(client, jobs, todo, rows, bar)
+    run = Running(client, todo, rows, bar, jobs)
     with bar:
         drive(run, todo, max(4, 2 * worker_threads(client)), out_dir, stop)
     write_summary(out_dir, rows)
@@ -212,45 +214,70 @@ def run_here(jobs, todo, rows, out_dir, stop, progress):
         raise KeyboardInterrupt
 
 
-class Running:
-    """The jobs on the cluster: {future: job index}, and the jobs to send again."""
+class InFlight:
+    """What a batch has on the cluster: {future: job index}, the jobs to send again and how
+    often each was tried. The image batch (Running) and the video batch (video/batch.py's
+    Painting) differ only in what a job is and what its result does."""
 
-    def __init__(self, client, jobs, todo, rows, bar):
-        self.client, self.jobs, self.todo, self.rows, self.bar = client, jobs, todo, rows, bar
+    def __init__(self, client, todo, rows, bar, jobs):
+        self.client, self.todo, self.rows, self.bar, self.jobs = client, todo, rows, bar, jobs
         self.threads, self.ship = threads_per_host(client), Shipper(client, todo, jobs)
         self.futures, self.again, self.tries, self.summary_written = {}, [], Counter(), 0.0
 
-    def submit(self, k):
-        job = self.jobs[k]
+    def send(self, k, **kw):
+        """Job k to a worker, its inputs scattered first: one that vanished since the plan fails
+        the job, a worker lost while scattering sends it again (RETRIES times at most)."""
         try:
-            future = self.client.submit(run_job, job, self.ship(job), self.threads, pure=False)
-            self.futures[future] = k
-        except OSError as e:  # an input vanished since the plan, or a worker while scattering
+            files = self.ship(self.jobs[k])
+        except OSError as e:
             vanished = isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError))
             if vanished or self.tries[k] >= RETRIES:
-                self.rows[k].update(status="failed", error=one_line(e))
-                self.bar.update()
-            else:
-                self.retry(k)
+                return self.fail(k, one_line(e))
+            return self.retry(k)
+        future = self.client.submit(run_job, self.jobs[k], files, self.threads, pure=False, **kw)
+        self.futures[future] = k
 
     def retry(self, k):
         self.tries[k] += 1
         self.ship.lost(self.jobs[k])
         self.again.append(k)
 
-    def arrived(self, future, out_dir):
+    def taken(self, future):
+        """The job an arrived future ran, or None where it is sent again (an input died with
+        its worker)."""
         k = self.futures.pop(future)
-        if future.cancelled() and self.tries[k] < RETRIES:  # an input died with its worker
-            self.retry(k)
+        if future.cancelled() and self.tries[k] < RETRIES:
+            return self.retry(k)
+        return k
+
+    def keep_summary(self, out_dir, columns=None):
+        """The summary rewritten at most once a second (a 10,000-row file: not after every job)."""
+        if time.time() - self.summary_written > 1.0:
+            write_summary(out_dir, self.rows, columns or COLUMNS)
+            self.summary_written = time.time()
+
+
+class Running(InFlight):
+    """The image batch's jobs on the cluster."""
+
+    def submit(self, k):
+        self.send(k)
+
+    def fail(self, k, error):
+        self.rows[k].update(status="failed", error=error)
+        self.bar.write(f"{PROG} batch: {self.jobs[k].name}: {error}")
+        self.bar.update()
+
+    def arrived(self, future, out_dir):
+        k = self.taken(future)
+        if k is None:
             return
         self.ship.done(self.jobs[k])
         finish(future.result, self.rows[k], self.todo[k])
         if self.rows[k]["status"] == "failed":
             self.bar.write(f"{PROG} batch: {self.jobs[k].name}: {self.rows[k]['error']}")
         self.bar.update()
-        if time.time() - self.summary_written > 1.0:  # a 10,000-row file: not after every job
-            write_summary(out_dir, self.rows)
-            self.summary_written = time.time()
+        self.keep_summary(out_dir)
 
 
 class Shipper:
@@ -262,7 +289,7 @@ class Shipper:
         self.uses = Counter(p for k in todo for p in input_paths(jobs[k]))
 
     def __call__(self, job):
-        from .image import FileBytes
+        from ..app.files import FileBytes
 
         for path in input_paths(job):
             if path not in self.futures:  # read here: planning kept only the digests
@@ -308,15 +335,15 @@ def finish(result_of, row, key):
 
 def write_outputs(output, result, key):
     """NAME_history.csv and NAME_loss.png, then the image: last, its key says it is complete."""
-    from .image import save_image
-    from .outputs import write_history
+    from ..app.files import save_image
+    from ..app.outputs import write_history
 
     write_history(output, result["history"])
-    save_image(output, result["image"], {KEY: key})
+    save_image(output, result["image"], {JOB_KEY: key})
 
 
 def write_summary(out_dir, rows, columns=COLUMNS):
-    from .image import atomic_write
+    from ..app.files import atomic_write
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, restval="")
@@ -372,7 +399,7 @@ def local_cluster(workers, jobs):
 
     from distributed import LocalCluster
 
-    from .backend import get_backend
+    from ..backend import get_backend
 
     backends = {get_backend(j.settings.backend).__name__ for j in jobs}
     common = dict(threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
@@ -392,9 +419,9 @@ def local_cluster(workers, jobs):
 def local_workers(jobs):
     """As many workers as cores (one BLAS thread each: the faster split on 2 cores, measured
     in bench/RESULTS.md), fewer if the memory free now cannot hold that many jobs at once."""
-    from .memory import available_memory, estimate_memory
-    from .stylize import with_defaults
-    from .vgg import LAYER_NAMES
+    from ..app.memory import available_memory, estimate_memory
+    from ..transfer import with_defaults
+    from ..vgg import LAYER_NAMES
 
     size = max(with_defaults(j.settings).size for j in jobs)
     device, host = estimate_memory((size, size), [(size, size)], len(LAYER_NAMES) - 1)

@@ -1,35 +1,29 @@
-"""Style transfer end to end: images in, L-BFGS on Eq. 7 at each scale, an image out.
+"""The transfer end to end, on arrays: L-BFGS on Eq. 7 at each scale, coarse to fine, each
+scale starting from the last one's result; the optimiser's boundary (scipy's or ours); a stop
+flag checked between evaluations, so that a run stops cleanly with its best image.
 
 The arrays live on the backend (NumPy or CuPy) throughout. With scipy's L-BFGS-B (the reference,
 the default on NumPy) the one host/device transfer is in `_scipy_lbfgs`, where scipy hands a
 float64 vector in and takes a float64 gradient back; with minimal_nst.lbfgs (the default on
-CuPy) the image stays on the device until the end.
+CuPy) the image stays on the device until the end. Files, signals and checks of the user's
+input are the application's (app/api.py: stylize()).
 """
 
-import contextlib
 import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.optimize
 
 from .backend import get_backend, to_numpy
-from .image import deprocess, fit_shape, keep_colors, pixel_bounds, preprocess, resize
-from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs, load_masks
-from .interrupt import Interrupted, StopSignals
+from .image import deprocess, fit_shape, pixel_bounds, preprocess, resize
 from .lbfgs import minimize as minimize_on_device
-from .losses import LossOptions
 from .masks import at_scale
-from .memory import memory_problem
 from .objective import Objective
-from .vgg import VGG19
 
-DEFAULT_CONTENT = "grace_hopper.jpg"  # matplotlib's sample data: a public-domain photo
-DEFAULT_STYLE = Path(__file__).parent / "data" / "default_style.png"  # scripts/paint_style.py
 DEFAULTS = {  # what a Settings field left None means on each backend: minutes on 2 cores or a GPU
     "numpy": {"size": 256, "scales": 1, "conv": "winograd4", "optimizer": "scipy"},
     "cupy": {"size": 512, "scales": 1, "conv": "im2col", "optimizer": "lbfgs"},
@@ -83,76 +77,6 @@ class Result:
     signum: int | None = None  # the signal that interrupted the run
 
 
-def default_content_path():
-    import matplotlib.cbook
-
-    return matplotlib.cbook.get_sample_data(DEFAULT_CONTENT, asfileobj=False)
-
-
-def stylize(
-    content,
-    style,
-    settings=None,
-    loss=None,
-    net=None,
-    callback=None,
-    stop=None,
-    masks=None,
-    temporal=None,
-    **kw,
-):
-    """Paint `content` in the style of `style`; return a Result (image, loss history).
-
-    content: a path, PIL image or RGB array, or None for texture synthesis (style only).
-    style: one of those, or a list of them (blended by loss.style_blend_weights).
-    settings: a Settings; keywords override its fields: stylize(a, b, size=256, iterations=50).
-    loss: the options of Eq. 7 (LossOptions; default: the paper's); beta None: loss.beta_at(size).
-    net: a VGG19 to use instead of loading one (settings.pooling and .conv are then unused).
-    callback(record, image_fn) is called after every iteration; image_fn() gives the image so far.
-    Ctrl-C, SIGTERM and SIGHUP stop it at a clean point with the best image so far
-    (result.stopped == "interrupted"; result.image is None if no iteration had finished).
-    stop: the StopSignals to watch, if the caller has them active already.
-    masks: spatial control (masks.py): a list of region masks, one per style and optionally a
-    last one for a background with no style (paths, PIL images or (H, W) arrays in [0, 1]), or
-    a masks.Masks with masks on the style images and a per-pixel content weight too.
-    temporal: a video frame's objective.Temporal terms (one, or one per earlier frame) at the
-    output's shape, one scale (video/).
-    """
-    s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
-    xp = get_backend(s.backend)
-    content_rgb, images, loss = _prepare(content, style, s, loss or LossOptions(), masks, xp)
-    with contextlib.nullcontext(stop) if stop else StopSignals() as stop:
-        net = net or load_network(s, xp)
-        result = _coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal)
-    if s.preserve_colors == "luminance" and content_rgb is not None and result.image is not None:
-        result.image = keep_colors(result.image, content_rgb)
-    return result
-
-
-def load_network(s, xp):
-    """VGG-19 as the Settings `s` ask for it, on the backend xp."""
-    from .weights import get_weights_path  # here: `python -m minimal_nst.weights` runs
-
-    return VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)
-
-
-def _prepare(content, style, s, loss, masks, xp):
-    """Every input checked and loaded, before any work: (the content RGB, the images
-    _coarse_to_fine takes, the loss options with beta filled in)."""
-    styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    check_settings(s)
-    check_loss(loss, content is not None, len(styles), s.init)
-    content_rgb, target_rgb, style_rgbs, init_rgb = load_inputs(
-        content, styles, s.init, s.preserve_colors
-    )
-    masks = None if masks is None else load_masks(masks, len(style_rgbs))
-    _check_resources(target_rgb, style_rgbs, s, loss, xp)
-    if loss.beta is None:
-        loss = dataclasses.replace(loss, beta=loss.beta_at(s.size))
-    start = init_rgb if init_rgb is not None else target_rgb if s.init == "content" else None
-    return content_rgb, (target_rgb, style_rgbs, start, masks), loss
-
-
 def with_defaults(s):
     """Settings `s` with the fields left None filled in for the backend it will run on."""
     backend = get_backend(s.backend).__name__
@@ -176,21 +100,12 @@ def scale_sizes(size, scales):
     return [round(size / math.sqrt(2) ** k) for k in reversed(range(scales))]
 
 
-def _check_resources(target_rgb, style_rgbs, s, loss, xp):
-    """The smallest scale must survive the poolings; the largest must fit in memory."""
-    reference = target_rgb if target_rgb is not None else style_rgbs[0]
-    layers = (loss.content_layers if target_rgb is not None else ()) + loss.style_layers
-    layers = layers or loss.content_layers
-    check_fits(fit_shape(*reference.shape[:2], scale_sizes(s.size, s.scales)[0]), layers)
-    shape = fit_shape(*reference.shape[:2], s.size)
-    style_shapes = [fit_shape(*r.shape[:2], round(s.size * s.style_scale)) for r in style_rgbs]
-    problem = memory_problem(shape, style_shapes, layers, xp, s.optimizer)
-    if problem:
-        raise StylizeError(problem)
+def coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal=None):
+    """L-BFGS at each scale in turn, each starting from the last one's result, upsampled.
 
-
-def _coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal=None):
-    """L-BFGS at each scale in turn, each starting from the last one's result, upsampled."""
+    images: (the content's uint8 RGB or None, the styles' RGBs, the start's RGB or None for
+    noise, Masks or None), every input checked. stop: a Stop, checked between evaluations.
+    """
     target_rgb, style_rgbs, x_rgb, masks = images
     reference = target_rgb if target_rgb is not None else style_rgbs[0]
     result, sizes = Result(), scale_sizes(s.size, s.scales)
@@ -207,7 +122,7 @@ def _coarse_to_fine(net, loss, images, s, xp, callback, stop, temporal=None):
         tags = {"scale": k + 1, "of": len(sizes)}
         record = _recorder(result.history, objective, tags, shape, callback)
         x0 = initial_image(x_rgb, shape, s.seed)
-        x_best, result.stopped = lbfgs(
+        x_best, result.stopped = optimize(
             objective, x0, iterations, xp, s.dtype, record, stop, s.optimizer
         )
         x_rgb = deprocess(x_best)
@@ -245,15 +160,15 @@ def _recorder(history, objective, tags, shape, callback):
     return on_iteration
 
 
-def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None, stop=None, optimizer="scipy"):
+def optimize(objective, x0, iterations, xp, dtype, on_iteration=None, stop=None, optimizer="scipy"):
     """Minimise objective from x0 (host float64, (1, 3, H, W)) within the pixel range: scipy's
     L-BFGS-B on the host ("scipy"), or minimal_nst.lbfgs on the backend's arrays ("lbfgs").
 
     Returns (the best image evaluated, where it lives; "" or how it stopped early).
-    on_iteration(x, seconds) after each iteration. stop: a StopSignals whose flag is checked
-    between evaluations (None: never stops).
+    on_iteration(x, seconds) after each iteration. stop: a Stop whose flag is checked between
+    evaluations (None: never stops).
     """
-    watch = Watch(objective, stop or StopSignals(), x0)
+    watch = Watch(objective, stop or Stop(), x0)
     run = _scipy_lbfgs if optimizer == "scipy" else _device_lbfgs
     try:
         run(watch, x0, iterations, xp, dtype, on_iteration)
@@ -262,6 +177,23 @@ def lbfgs(objective, x0, iterations, xp, dtype, on_iteration=None, stop=None, op
     except (Interrupted, KeyboardInterrupt):
         return watch.best_x, "interrupted"
     return watch.best_x, ""
+
+
+class Interrupted(Exception):
+    """A stop was asked for: the optimisation ends and keeps its best image."""
+
+
+class Stop:
+    """The flag the optimiser checks between two evaluations, so that no evaluation is cut in
+    half: `signum` names what asked for the stop (app/signals.py raises it on Ctrl-C, SIGTERM
+    and SIGHUP), None while the run goes on."""
+
+    def __init__(self):
+        self.signum = None
+
+    def check(self):
+        if self.signum is not None:
+            raise Interrupted
 
 
 class NonFinite(Exception):

@@ -10,8 +10,8 @@ from functools import partial
 
 import numpy as np
 
-from . import fast_layers, layers, losses
-from .backend import get_backend, to_numpy
+from .. import fast_layers, layers, losses
+from ..backend import get_backend, to_numpy
 
 
 def numeric_grad(f, x, h=1e-5, coords=None):
@@ -87,10 +87,10 @@ TOLERANCE = {"Objective on VGG-19 (Eq. 7)": 1e-6}  # 30 pixels through 16 layers
 
 
 def _objective_check(xp, weights_path):
-    from .losses import LossOptions
-    from .objective import Objective
-    from .vgg import VGG19
-    from .weights import get_weights_path
+    from ..losses import LossOptions
+    from ..objective import Objective
+    from ..vgg import VGG19
+    from ..weights import get_weights_path
 
     net = VGG19.from_hdf5(get_weights_path(weights_path), dtype="float64", xp=xp)
     rng = np.random.default_rng(2)
@@ -111,7 +111,7 @@ def main(argv=None):
 
 
 def _run(Parser, argv):
-    from .weights import get_weights_path
+    from ..weights import get_weights_path
 
     parser = Parser(prog="minimal-nst check", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["auto", "numpy", "cupy"], default="auto")

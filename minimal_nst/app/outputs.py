@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .image import MARK, atomic_write, has_mark, save_image, save_options
+from .files import MARK, atomic_write, has_mark, save_image, save_options
 from .probes import probing
 
 

@@ -25,8 +25,6 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from .probes import probing
-
 
 class WeightsError(RuntimeError):
     """The weights could not be found, fetched or verified."""
@@ -54,6 +52,16 @@ URL_TIMEOUT_S = 5
 VERBOSE = False  # show pip's own output (python -m minimal_nst.weights --verbose)
 
 
+@contextlib.contextmanager
+def probing(what):
+    """A look at the file system that fails (a name too long, a folder that may not be read) is
+    the user's input going wrong: WeightsError("WHAT: reason"), one line."""
+    try:
+        yield
+    except OSError as e:
+        raise WeightsError(f"{what}: {e.strerror or e}") from None
+
+
 def log(msg):
     print(f"[weights] {msg}", file=sys.stderr, flush=True)
 
@@ -62,7 +70,7 @@ def default_cache_path(expected=VGG19_WEIGHTS):
     """$MINIMAL_NST_WEIGHTS, else weights/ in a source checkout, else ~/.cache/minimal_nst."""
     if os.environ.get("MINIMAL_NST_WEIGHTS"):
         return Path(os.environ["MINIMAL_NST_WEIGHTS"]).expanduser()
-    checkout = Path(__file__).resolve().parent.parent / "weights"
+    checkout = Path(__file__).resolve().parents[2] / "weights"  # beside minimal_nst/
     if checkout.is_dir() and os.access(checkout, os.W_OK):
         return checkout / expected.name
     return Path.home() / ".cache" / "minimal_nst" / expected.name
@@ -154,7 +162,7 @@ def get_weights_path(path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=No
     """The path of a verified weights file, fetching it into the cache if need be."""
     if path is not None:
         path = Path(path).expanduser()
-        with probing(WeightsError, f"weights file {path}"):
+        with probing(f"weights file {path}"):
             if not path.is_file():
                 raise WeightsError(f"weights file not found: {path}")
             problem = verify(path, expected)
@@ -194,7 +202,7 @@ def get_weights_path(path=None, expected=VGG19_WEIGHTS, cache=None, keras_dir=No
 def _cached(path, expected, on_bad):
     """`path` if it holds the expected file, else None. A bad file is deleted where we wrote it
     ("delete": our cache), refused where the user named it ("refuse"), else passed over."""
-    with probing(WeightsError, f"weights file {path}"):
+    with probing(f"weights file {path}"):
         if not path.is_file():
             return None
         problem = verify(path, expected)
@@ -206,25 +214,26 @@ def _cached(path, expected, on_bad):
         )
     log(f"{path} is bad ({problem}); {'deleting it' if on_bad == 'delete' else 'ignoring it'}")
     if on_bad == "delete":
-        with probing(WeightsError, f"cannot delete the bad copy {path}"):
+        with probing(f"cannot delete the bad copy {path}"):
             path.unlink()
     return None
 
 
 def main(argv=None):
+    """python -m minimal_nst.weights [--verbose] [PATH]: fetch and verify, print the path."""
     global VERBOSE
-    argv = sys.argv[1:] if argv is None else list(argv)
-    VERBOSE = "--verbose" in argv or "-v" in argv
-    paths = [a for a in argv if a not in ("--verbose", "-v")]
-    start = time.time()
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m minimal_nst.weights", description=__doc__.split(
+        "\n\n")[0].replace("\n", " "))  # fmt: skip
+    p.add_argument("path", nargs="?", help="a weights file to verify (default: find or fetch it)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show pip's own output")
+    args = p.parse_args(argv)
+    VERBOSE, start = args.verbose, time.time()
     try:
-        path = get_weights_path(paths[0] if paths else None)
+        path = get_weights_path(args.path)
     except WeightsError as e:
         print(f"minimal_nst.weights: error: {e}", file=sys.stderr)
         return 2
     print(f"{path}  (verified SHA-256, {time.time() - start:.1f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

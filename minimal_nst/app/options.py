@@ -85,7 +85,7 @@ def numbers(text):
 
 def build_parser():
     """Every option, one line each, in the order --help shows them."""
-    from .losses import BETA_AT_256, CONTENT_LAYERS, STYLE_LAYERS
+    from ..losses import BETA_AT_256, CONTENT_LAYERS, STYLE_LAYERS
 
     p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     presets = "; ".join(f"{name}: {preset.what}" for name, preset in PRESETS.items())
@@ -132,8 +132,8 @@ def parse_args(argv, parser=None):
 
 def running_options(a):
     """The last group of build_parser: how to optimise, where to compute, what to show."""
+    from ..vgg import CONVS
     from .inputs import OPTIMIZERS
-    from .vgg import CONVS
 
     a("--iterations", type=counts, help="L-BFGS iterations at every scale, or one per scale "
       "coarse to fine: 100,50 (default: 100 CPU, 500 GPU)")  # fmt: skip
@@ -165,18 +165,23 @@ def friendly_errors(prog, fn, interrupted="interrupted; nothing saved"):
 
 
 def user_errors():
-    from .backend import BackendError
-    from .image import ImageError
-    from .weights import WeightsError
+    """The errors the boundary raises on purpose, each a one-line reason meant for the user (a
+    clip's VideoError is an ImageError). Anything else is a bug, and keeps its traceback."""
+    from ..backend import BackendError
+    from ..weights import WeightsError
+    from .files import ImageError
+    from .inputs import StylizeError
+    from .outputs import OutputError
 
-    return (UsageError, ImageError, WeightsError, BackendError, ValueError)
+    return (UsageError, ImageError, OutputError, StylizeError, WeightsError, BackendError)
 
 
 def options(args):
     """(content, styles, Settings, LossOptions, Masks or None) from the parsed command line;
     the Settings left None (size, iterations, conv) are the backend's defaults, filled later."""
-    from .losses import LossOptions
-    from .stylize import DEFAULT_STYLE, Settings, default_content_path
+    from ..losses import LossOptions
+    from ..transfer import Settings
+    from .api import DEFAULT_STYLE, default_content_path
 
     content, styles = args.content, args.style or [str(DEFAULT_STYLE)]
     if args.content is None and args.style is None:
@@ -210,7 +215,7 @@ def options(args):
 
 def mask_options(args):
     """The masks of the command line as a masks.Masks, or None."""
-    from .masks import Masks
+    from ..masks import Masks
 
     if not (args.content_masks or args.style_masks or args.content_weight_mask):
         return None

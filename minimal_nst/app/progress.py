@@ -5,9 +5,9 @@ import sys
 
 from tqdm import tqdm
 
-from .image import save_image
+from ..transfer import iterations_per_scale, scale_sizes
+from .files import save_image
 from .outputs import snapshot_path
-from .stylize import iterations_per_scale, scale_sizes
 
 BAR = "{percentage:3.0f}%|{bar:20}| {desc}  {elapsed} ETA {remaining}"
 
@@ -22,7 +22,7 @@ class Progress:
 
     def __init__(self, output, settings, print_every, save_every, stream=None):
         self.output, self.settings, self.stream = output, settings, stream or sys.stderr
-        self.print_every, self.save_every, self.done = max(print_every, 0), save_every, 0
+        self.print_every, self.save_every = max(print_every, 0), save_every
         self.tty, self.bar = self.stream.isatty(), None
         self.note = ""  # a line to print when the painting starts
 
@@ -44,25 +44,25 @@ class Progress:
     def __call__(self, record, image_fn):
         if self.bar is None:
             self._start()
-        self.done += 1
-        if self.save_every and self.done % self.save_every == 0:
-            self._snapshot(image_fn)
+        done = record["iteration"]  # counted across the scales
+        if self.save_every and done % self.save_every == 0:
+            self._snapshot(image_fn, done)
         if not self.print_every:
             return
         text = (
-            f"{self.done}/{self.iterations}  total {record['total']:.3e}  "
+            f"{done}/{self.iterations}  total {record['total']:.3e}  "
             f"content {record['content']:.3e}  style {record['style']:.3e}"
         )
         if record["of"] > 1:
             text += f"  scale {record['scale']}/{record['of']}"
         self.bar.set_description_str(text, refresh=False)
         self.bar.update(self.cost[record["scale"] - 1])
-        if not self.tty and self.done % self.print_every == 0:
+        if not self.tty and done % self.print_every == 0:
             print(tqdm.format_meter(**self.bar.format_dict), file=self.stream, flush=True)
 
-    def _snapshot(self, image_fn):
+    def _snapshot(self, image_fn, iteration):
         """NAME_0100.png; a failed write is said once and the run goes on without snapshots."""
-        path = snapshot_path(self.output, self.done)
+        path = snapshot_path(self.output, iteration)
         try:
             save_image(path, image_fn())
         except OSError as e:

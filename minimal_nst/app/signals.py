@@ -4,22 +4,21 @@
 import signal
 import threading
 
+from ..transfer import Stop
+
 SIGNALS = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 
 
-class Interrupted(Exception):
-    """A stop signal arrived: the optimisation ends and keeps its best image."""
-
-
-class StopSignals:
-    """While active, a stop signal only raises a flag that `check()` turns into Interrupted
-    between two evaluations, so no evaluation is cut in half. A second Ctrl-C interrupts at
-    once (KeyboardInterrupt), unless `finish` is set: then the work in hand (saving the
-    result) always completes, and the caller reads `signum` afterwards.
+class StopSignals(Stop):
+    """While active, a stop signal only raises the optimiser's stop flag, which `check()` turns
+    into Interrupted between two evaluations, so no evaluation is cut in half. A second Ctrl-C
+    interrupts at once (KeyboardInterrupt), unless `finish` is set: then the work in hand
+    (saving the result) always completes, and the caller reads `signum` afterwards.
     """
 
     def __init__(self, finish=False):
-        self.finish, self.signum, self.previous = finish, None, {}
+        super().__init__()
+        self.finish, self.previous = finish, {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -32,10 +31,6 @@ class StopSignals:
         if self.signum is not None and signum == signal.SIGINT and not self.finish:
             raise KeyboardInterrupt
         self.signum = self.signum or signum
-
-    def check(self):
-        if self.signum is not None:
-            raise Interrupted
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
