@@ -87,7 +87,8 @@ def build(impl, size, device):
 
         fast_layers.WORKERS = 1
     net = VGG19.from_hdf5(get_weights_path(), conv=conv)
-    loss = LossOptions(beta=default_beta(size))
+    w_l = tuple(LossOptions().layer_weights().values())  # the default's, as numbers (the oracle's)
+    loss = LossOptions(beta=default_beta(size), style_layer_weights=w_l)
     if impl == "pytorch":  # only this worker imports torch, so the others' memory is their own
         import torch
         from oracle import TorchObjective

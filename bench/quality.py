@@ -2,7 +2,11 @@
 
     python bench/quality.py [--size 256] [--settings sweep] [--out quality] [--report FILE]
     python bench/quality.py --size 512 --pairs diagonal --settings "today,beta x10"
+    python bench/quality.py --settings palette --gallery FILE --before-after FILE
     python bench/quality.py --dry-run          # every step at toy size (CI runs it)
+
+Two groups of settings: "sweep", the strength study's (from TODAY, the first defaults), and
+"palette", the palette study's (from DEFAULT, the strength study's choice).
 
 Three photos (matplotlib's Grace Hopper and Minduka, scikit-image's rocket: public domain or the
 libraries' own sample data) x three paintings (the demo's, Turner's *The Shipwreck* and
@@ -15,7 +19,9 @@ Then, for each output, on one yardstick that does not depend on the setting's ow
 - content distance: |F - P|^2 / |P|^2 at relu4_2, the output against the photo;
 - style distance: the mean over relu1_1..relu5_1 of |G - A|^2 / |A|^2, G = F F^T / M the Gram
   matrix per position, the output against the painting at the output's size; at full and at
-  half resolution (both images downsampled 2x first: the painting's large-scale structure).
+  half resolution (both images downsampled 2x first: the painting's large-scale structure);
+- palette distance: the Wasserstein-2 distance between Gaussian fits of the output's and the
+  painting's RGB pixels, 0-255.
 Outputs: the batch's folder (images, batch.csv), a contact sheet per pair (sheets/), and a
 Markdown report (--report, default OUT/QUALITY.md) with the machine named.
 """
@@ -101,7 +107,54 @@ SWEEP = {
 # The long runs only on the diagonal, each photo and each painting once (for time: a 500-iteration
 # job is five of the others, 2 or 3 scales two); their ratios to today's are over the same pairs.
 DIAGONAL = {("hopper", "demo"), ("minduka", "turner"), ("rocket", "matisse")}
-SETTINGS = {"sweep": SWEEP, "today": {"today": {}}}
+BEFORE_AFTER_PAIR = ("hopper", "turner")  # a face, and a painting's orange sky
+# The palette study (issue 35): what brings the painting's colours and large shapes, from the
+# default the strength study chose (beta x10). The layer weights w_l of Eq. 5 (relu1_1..relu5_1):
+LAYER_WEIGHTS = {
+    # jcjohnson/neural-style (the classic): Gram / (C H W), a mean over the C^2 entries, content
+    # an MSE; in Eq. 7's units at its default weights (content 5, style 100) beta w_l =
+    # 40 N_c M_c / N_l^2: 5120 : 1280 : 320 : 80 : 80 at 256 px, i.e. w_l below at beta x10.
+    "classic": "0.512,0.128,0.032,0.008,0.008",
+}
+# The first default of this study, given to each of its jobs (as TODAY is to the sweep's).
+DEFAULT = {"iterations": 100, "scales": 1, "init": "content", "style-scale": 1,
+           "optimizer": "scipy", "pooling": "avg"}  # fmt: skip
+D = "diagonal"  # a setting run on DIAGONAL's three pairs only, for time
+PALETTE = {
+    "default": {"beta": 10},
+    "classic weights": {"beta": 10, "weights": "classic"},
+    # the photo recoloured to the painting's colour mean and covariance (Gatys et al. 2016,
+    # "Preserving Color in Neural Artistic Style Transfer", its colour transfer run in reverse)
+    "recolored": {"beta": 10, "init": "recolored"},
+    # coarse to fine (Gatys et al. 2017) at today's cost: a scale 1/sqrt(2) down has half the
+    # pixels, so 100 iterations there and 50 at full size cost what 100 at full size do
+    "recolored + 2 scales 100 50": {
+        "beta": 10,
+        "init": "recolored",
+        "scales": 2,
+        "iterations": "100,50",
+    },  # fmt: skip
+    "recolored + 3 scales 100 50 50": {
+        "beta": 10,
+        "init": "recolored",
+        "scales": 3,
+        "iterations": "100,50,50",
+        "pairs": D,
+    },  # fmt: skip
+    "classic weights x3": {"beta": 30, "weights": "classic", "pairs": D},
+    "max pooling": {"beta": 10, "pooling": "max", "pairs": D},  # the classic's pooling
+    "noise": {"beta": 10, "init": "noise", "pairs": D},  # the classic's start, and the paper's
+    "recolored + classic weights": {
+        "beta": 10,
+        "init": "recolored",
+        "weights": "classic",
+        "pairs": D,
+    },  # fmt: skip
+    # the device L-BFGS on NumPy (13% sooner than scipy's at 512 px): the same looks, for less?
+    "recolored + lbfgs": {"beta": 10, "init": "recolored", "optimizer": "lbfgs", "pairs": D},
+}
+SETTINGS = {"sweep": SWEEP, "today": {"today": {}}, "palette": PALETTE}
+BASELINES = {"sweep": TODAY, "today": TODAY, "palette": DEFAULT}
 
 
 def photos(folder):
@@ -138,7 +191,7 @@ def job_name(photo, painting, setting):
     return f"{photo}-{painting}-{setting.replace(' ', '_').replace('.', '')}"
 
 
-def manifest_rows(pairs, settings, size, iterations=None):
+def manifest_rows(pairs, settings, size, iterations=None, baseline=TODAY):
     """One manifest row per setting and pair, the batch's own option names as columns; setting
     by setting, so that a study cut short has whole settings."""
     rows = []
@@ -149,8 +202,10 @@ def manifest_rows(pairs, settings, size, iterations=None):
             beta = knobs.get("beta", 1) * TODAY_BETA_AT_256 * (size / 256) ** 2
             row = {"name": job_name(photo, painting, setting), "content": str(photo_path),
                    "style": str(painting_path), "size": size,
-                   "style-weight": f"{beta:g}", **TODAY}  # fmt: skip
-            row.update((k, v) for k, v in knobs.items() if k not in ("beta", "pairs"))
+                   "style-weight": f"{beta:g}", **baseline}  # fmt: skip
+            row.update((k, v) for k, v in knobs.items() if k not in ("beta", "pairs", "weights"))
+            if "weights" in knobs:
+                row["style-layer-weights"] = LAYER_WEIGHTS[knobs["weights"]]
             if iterations is not None:  # the dry run's toy count replaces every setting's
                 row["iterations"] = iterations
             rows.append(row)
@@ -207,20 +262,45 @@ def halved(rgb):
     return resize(rgb, (max(1, h // 2), max(1, w // 2)))
 
 
+def gaussian_fit(rgb):
+    """(mean, covariance) of an image's RGB pixels, 0-255, float64."""
+    pixels = rgb.reshape(-1, 3).astype(np.float64)
+    return pixels.mean(0), np.cov(pixels, rowvar=False)
+
+
+def palette_distance(fit, fit_painting):
+    """W2(N(m, S), N(m', S')) = sqrt(|m - m'|^2 + tr(S + S' - 2 (S'^1/2 S S'^1/2)^1/2)): the
+    Wasserstein-2 distance between Gaussian fits of two images' RGB pixels, in 0-255 units
+    (0: the painting's colour mean and covariance)."""
+    (m, S), (m2, S2) = fit, fit_painting
+    root = psd_sqrt(S2)
+    cross = np.trace(S + S2 - 2 * psd_sqrt(root @ S @ root))
+    return float(np.sqrt(max(np.sum((m - m2) ** 2) + cross, 0.0)))
+
+
+def psd_sqrt(c):
+    vals, vecs = np.linalg.eigh((c + c.T) / 2)
+    return vecs @ np.diag(np.sqrt(np.maximum(vals, 0))) @ vecs.T
+
+
 def targets(net, shape, photo, painting):
     """What an output of `shape` (H, W) is measured against: the photo's relu4_2 at that shape,
-    the painting's Gram matrices fitted to its longer side, and at half resolution."""
+    the painting's Gram matrices fitted to its longer side, and at half resolution, and the
+    painting's colours (a Gaussian fit of its pixels)."""
     painting = resize(painting, fit_shape(*painting.shape[:2], max(shape)))
     P = responses(net, resize(photo, shape))[1]
-    return P, responses(net, painting)[0], responses(net, halved(painting))[0]
+    A, A_half = responses(net, painting)[0], responses(net, halved(painting))[0]
+    return P, A, A_half, gaussian_fit(painting)
 
 
 def distances(net, output, target):
-    """(content distance, style distance, style distance at half resolution) of `output`."""
-    P, A, A_half = target
+    """(content distance, style distance, style distance at half resolution, palette distance)
+    of `output`."""
+    P, A, A_half, colours = target
     G, F = responses(net, output)
     content = float(np.sum((F - P) ** 2) / np.sum(P**2))
-    return content, style_distance(G, A), style_distance(responses(net, halved(output))[0], A_half)
+    half = style_distance(responses(net, halved(output))[0], A_half)
+    return content, style_distance(G, A), half, palette_distance(gaussian_fit(output), colours)
 
 
 def yardstick(net, output, photo, painting):
@@ -241,10 +321,10 @@ def measure(net, out, pairs, settings, timings):
             output = load_image(image)
             shape = output.shape[:2]  # the same for a pair's settings: its targets once
             target[shape] = target.get(shape) or targets(net, shape, p, a)
-            content, style, half = distances(net, output, target[shape])
+            content, style, half, colours = distances(net, output, target[shape])
             rows.append({"pair": f"{photo}/{painting}", "setting": setting, "job": name,
                          "seconds": timings.get(name), "content": content, "style": style,
-                         "style_half": half})  # fmt: skip
+                         "style_half": half, "palette": colours})  # fmt: skip
     return rows
 
 
@@ -275,6 +355,18 @@ def gallery(out, pairs, setting, path, tile=256):
     atomic_write(path, lambda f: sheet.save(f, "JPEG", quality=88))
 
 
+def before_after(out, pair, settings, path, tile=256):
+    """One JPEG for the README: a pair's photo and painting, then its output under the first
+    setting (before) and the last (after)."""
+    (photo, photo_path), (painting, painting_path) = pair
+    first, last = list(settings)[0], list(settings)[-1]
+    tiles = [(photo, photo_path), (painting, painting_path)]
+    tiles += [(f"{s} ({when})", out / f"{job_name(photo, painting, s)}.png")
+              for s, when in ((first, "before"), (last, "after"))]  # fmt: skip
+    sheet = contact_sheet(tiles, tile, cols=4)
+    atomic_write(path, lambda f: sheet.save(f, "JPEG", quality=88))
+
+
 def contact_sheet(tiles, tile, cols=7):
     """One image: each (label, path) fitted into a tile x tile square, its label above it (a path
     None: left blank)."""
@@ -301,32 +393,37 @@ def geomean(values):
     return float(np.exp(np.mean(np.log(values)))) if len(values) else None
 
 
+FIGURES = ("content", "style", "style_half", "palette")  # the yardstick's, in the tables' order
+HEADS = "content | style | style, half res. | palette"
+
+
 def report(rows, settings, size, where):
     """The Markdown report: per setting, each figure's geometric mean over the pairs and the
-    content and half-resolution style distances' ratios to today's defaults (geometric means
-    over the same pairs); then every job."""
+    content, half-resolution style and palette distances' ratios to the first setting's (the
+    study's default; geometric means over the same pairs); then every job."""
+    first = next(iter(settings))
     lines = [f"Quality study at {size} px; {where}.", ""]
-    lines += ["| setting | jobs | seconds (mean) | content | style | style, half res. "
-              "| content / today's | style half / today's |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    base = {r["pair"]: r for r in rows if r["setting"] == "today"}
+    lines += [f"| setting | jobs | seconds (mean) | {HEADS} | content / {first}'s "
+              f"| style half / {first}'s | palette / {first}'s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    base = {r["pair"]: r for r in rows if r["setting"] == first}
     for setting in settings:
         mine = [r for r in rows if r["setting"] == setting]
         seconds = [r["seconds"] for r in mine if r["seconds"] is not None]
         seconds = float(np.mean(seconds)) if seconds else None
-        figures = [geomean([r[key] for r in mine]) for key in ("content", "style", "style_half")]
-        for key in ("content", "style_half"):
+        figures = [geomean([r[key] for r in mine]) for key in FIGURES]
+        for key in ("content", "style_half", "palette"):
             figures.append(
                 geomean([r[key] / base[r["pair"]][key] for r in mine if r["pair"] in base])
             )
         if mine:
             lines.append(f"| {setting} | {len(mine)} | {fmt(seconds)} | "
                          + " | ".join(map(fmt, figures)) + " |")  # fmt: skip
-    lines += ["", "Content and style distances: geometric means over the pairs (lower: nearer "
-              "the photo, nearer the painting).", "", "| pair | setting | seconds | content "
-              "| style | style, half res. |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", "Distances: geometric means over the pairs (lower: nearer the photo, nearer "
+              "the painting).", "", f"| pair | setting | seconds | {HEADS} |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
-        figures = [r[key] for key in ("seconds", "content", "style", "style_half")]
+        figures = [r[key] for key in ("seconds", *FIGURES)]
         lines.append(f"| {r['pair']} | {r['setting']} | " + " | ".join(map(fmt, figures)) + " |")
     return "\n".join(lines) + "\n"
 
@@ -352,30 +449,35 @@ def main(argv=None):
     p.add_argument(
         "--gallery", type=Path, help="also a JPEG: the last setting's outputs, photos x paintings"
     )
+    p.add_argument("--before-after", type=Path, help="also a JPEG: BEFORE_AFTER_PAIR's photo, "
+                   "painting, and output under the first and the last setting")  # fmt: skip
     p.add_argument("--pairs", choices=["all", "diagonal", "rest"], default="all",
                    help="all 9, DIAGONAL's 3, or the 6 others")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="toy size, 2 iterations, 2 settings")
     p.add_argument("--measure-only", action="store_true",
                    help="run no job: measure and report the finished ones")  # fmt: skip
     args = p.parse_args(argv)
-    settings = chosen_settings(args.settings)
+    settings, baseline = chosen_settings(args.settings)
     # the dry run: 64 px, as 32 px halved is too small for relu5_1's four poolings
     size, iterations = (args.size, None) if not args.dry_run else (64, 2)
     if args.dry_run:
         settings = dict(list(settings.items())[:2])
     run = Run(args.out, settings, size, iterations, args.workers, args.report, args.measure_only,
-              args.pairs, args.gallery)  # fmt: skip
+              args.pairs, args.gallery, baseline, args.before_after)  # fmt: skip
     return study(run)
 
 
 def chosen_settings(text):
+    """({name: knobs}, the options every job is given unless its knobs change them): a group
+    of SETTINGS, or names from one group, comma-separated."""
     if text in SETTINGS:
-        return SETTINGS[text]
+        return SETTINGS[text], BASELINES[text]
     names = [n.strip() for n in text.split(",")]
-    unknown = [n for n in names if n not in SWEEP]
-    if unknown:
-        raise SystemExit(f"quality: unknown setting(s) {unknown}; known: {list(SWEEP)}")
-    return {n: SWEEP[n] for n in names}
+    for group in ("sweep", "palette"):
+        if all(n in SETTINGS[group] for n in names):
+            return {n: SETTINGS[group][n] for n in names}, BASELINES[group]
+    known = {g: list(SETTINGS[g]) for g in ("sweep", "palette")}
+    raise SystemExit(f"quality: unknown setting(s), or from two groups: {names}; known: {known}")
 
 
 @dataclass(frozen=True)
@@ -391,6 +493,8 @@ class Run:
     measure_only: bool = False
     pairs: str = "all"  # or "diagonal": DIAGONAL's only; "rest": the others
     gallery: Path | None = None
+    baseline: dict = None  # every job's options unless its setting changes them (TODAY, DEFAULT)
+    before_after: Path | None = None
 
 
 def study(run):
@@ -402,7 +506,7 @@ def study(run):
     if run.pairs != "all":  # on DIAGONAL, or not
         on = run.pairs == "diagonal"
         pairs = [(ph, pa) for ph, pa in pairs if ((ph[0], pa[0]) in DIAGONAL) == on]
-    jobs = manifest_rows(pairs, run.settings, run.size, run.iterations)
+    jobs = manifest_rows(pairs, run.settings, run.size, run.iterations, run.baseline or TODAY)
     if run.measure_only:
         timings = known_timings(run.out)
     else:
@@ -413,6 +517,9 @@ def study(run):
     contact_sheets(run.out, pairs, run.settings)
     if run.gallery:
         gallery(run.out, pairs, list(run.settings)[-1], run.gallery)
+    pair = [(ph, pa) for ph, pa in pairs if (ph[0], pa[0]) == BEFORE_AFTER_PAIR]
+    if run.before_after and pair:
+        before_after(run.out, pair[0], run.settings, run.before_after)
     (run.out / "quality.json").write_text(json.dumps(rows, indent=1))
     text = report(rows, run.settings, run.size, machine())
     atomic_write(run.report_path or run.out / "QUALITY.md", lambda f: f.write(text.encode()))

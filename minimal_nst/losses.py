@@ -8,17 +8,23 @@ Gradients here are with respect to the features; `VGG19.backward` carries them t
 from dataclasses import dataclass
 
 from .backend import get_array_module
+from .vgg import VGG19_LAYERS
 
 CONTENT_LAYERS = ("relu4_2",)  # the paper's conv4_2, the response after its ReLU
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 BETA_AT_256 = 1e4  # 10x the first default, 1e3: bench/QUALITY.md; see default_beta
+# w_l of Eq. 5 by name (named_layer_weights); the default is bench/QUALITY.md's palette study's.
+LAYER_WEIGHTINGS = ("equal", "classic")
+DEFAULT_LAYER_WEIGHTS = "equal"
 
 
 @dataclass(frozen=True)
 class LossOptions:
     """The choices of Eq. 7: its weights alpha and beta, which layers count and how much.
 
-    beta None: strength x default_beta(size) (beta_at). style_layer_weights (w_l) None: equal, 1/L.
+    beta None: strength x default_beta(size) (beta_at). style_layer_weights: w_l, one per style
+    layer, or a name from LAYER_WEIGHTINGS ("equal": the paper's 1/L; "classic": see
+    named_layer_weights).
     style_blend_weights None: each style image counts equally.
     tv_weight: total-variation smoothing, not in the paper (0: off).
     """
@@ -27,7 +33,7 @@ class LossOptions:
     beta: float | None = None
     content_layers: tuple = CONTENT_LAYERS
     style_layers: tuple = STYLE_LAYERS
-    style_layer_weights: tuple | None = None
+    style_layer_weights: tuple | str = DEFAULT_LAYER_WEIGHTS
     style_blend_weights: tuple | None = None
     tv_weight: float = 0.0
     strength: float = 1.0
@@ -39,8 +45,25 @@ class LossOptions:
 
     def layer_weights(self):
         """{style layer: w_l}."""
-        n = len(self.style_layers)
-        return dict(zip(self.style_layers, self.style_layer_weights or [1.0 / max(n, 1)] * n))
+        w = self.style_layer_weights
+        w = named_layer_weights(w, self.style_layers) if isinstance(w, str) else w
+        return dict(zip(self.style_layers, w))
+
+
+def named_layer_weights(name, layers):
+    """w_l for each of `layers` by name: "equal", the paper's 1/L; or "classic", w_l =
+    0.512 (64 / N_l)^2 for a layer of N_l feature maps (relu1_1..relu5_1: 64 : 16 : 4 : 1 : 1).
+
+    "classic" is jcjohnson/neural-style's balance in Eq. 7's units at beta = BETA_AT_256: its
+    Gram matrix is divided by N_l M_l and its loss a mean over the N_l^2 entries (4 E_l / N_l^2),
+    its content loss a mean over N M (2 L_content / (N M)); at its default weights (content 5,
+    style 100) that is beta w_l = 40 N M / N_l^2 at relu4_2's N = 512 and M = 32^2 (256 px):
+    5120 (64 / N_l)^2, which grows with the image's area as default_beta does.
+    """
+    if name == "equal":
+        return tuple(1.0 / len(layers) for _ in layers)
+    maps = {layer: c_out for layer, _, _, c_out in VGG19_LAYERS}
+    return tuple(0.512 * (64 / maps[layer]) ** 2 for layer in layers)
 
 
 def default_beta(size):

@@ -25,12 +25,19 @@ from .masks import at_scale
 from .objective import Objective
 
 DEFAULTS = {  # what a Settings field left None means on each backend: minutes on 2 cores or a GPU
-    "numpy": {"size": 256, "scales": 1, "conv": "winograd4", "optimizer": "scipy"},
-    "cupy": {"size": 512, "scales": 1, "conv": "im2col", "optimizer": "lbfgs"},
+    "numpy": {"size": 256, "conv": "winograd4", "optimizer": "scipy"},
+    "cupy": {"size": 512, "conv": "im2col", "optimizer": "lbfgs"},
 }  # bench/RESULTS.md (speed), bench/QUALITY.md (looks)
-ITERATIONS = {"numpy": (100, 100), "cupy": (500, 500)}  # at the first scale, at each later one
+ITERATIONS = {"numpy": (100, 50), "cupy": (500, 500)}  # at the first scale, at each later one
+# Scales with neither scales nor iterations given (iterations given: one scale unless asked).
+# On a CPU coarse to fine at one scale's cost: 100 iterations at half the pixels, then 50 (the
+# palette study, bench/QUALITY.md); a GPU's cost of more scales has not been measured.
+SCALES = {"numpy": 2, "cupy": 1}
 FTOL = 1e-12  # either optimiser stops early when an iteration gains less than this, relatively
 NOISE_STD = 50.0  # white-noise init: Gaussian pixels around mid-grey, 0-255 scale
+# The starts named by a word (any other init is an image): the photo; the photo in the painting's
+# colours (its pixels mapped to the style's colour mean and covariance); white noise.
+STARTS = ("content", "recolored", "noise")
 STOPPED = {
     "nonfinite": "the loss became NaN or infinite; kept the last finite image",
     "interrupted": "interrupted; kept the best image so far",
@@ -43,9 +50,11 @@ class Settings:
 
     size: the output's longer side; scales: how many sizes, coarse to fine by factors of
     sqrt(2), each starting from the last one's result; iterations: L-BFGS iterations at every
-    scale, or a tuple of one per scale, coarse to fine. None: the backend's (DEFAULTS and
-    ITERATIONS: 256 px, 1 scale, 100 iterations on a CPU; 512 px, 1 scale, 500 on a GPU).
-    init: "content", "noise" or an image. style_scale: the style's size relative to the output.
+    scale, or a tuple of one per scale, coarse to fine. None: the backend's (DEFAULTS, SCALES and
+    ITERATIONS: 256 px, 2 scales, 100 then 50 iterations on a CPU; 512 px, 1 scale, 500 on a GPU;
+    iterations given and scales None: a scale for each count given).
+    init: one of STARTS ("content", "recolored", "noise") or an image (with no content,
+    "recolored" is noise). style_scale: the style's size relative to the output.
     preserve_colors: "none", "luminance" (keep the content's colours) or "histogram" (recolour
     the styles to the content's first). conv: "plain" (layers.py), "im2col", "winograd" or
     "winograd4" (fast_layers.py): the same numbers, at different speeds; None: the fastest
@@ -56,7 +65,7 @@ class Settings:
     size: int | None = None
     iterations: int | tuple | None = None
     scales: int | None = None
-    init: Any = "content"
+    init: Any = "recolored"  # bench/QUALITY.md: the painting's palette; "content": the paper's
     seed: int = 0
     style_scale: float = 1.0
     preserve_colors: str = "none"
@@ -83,6 +92,10 @@ def with_defaults(s):
     s = dataclasses.replace(
         s, **{k: v for k, v in DEFAULTS[backend].items() if getattr(s, k) is None}
     )
+    if s.scales is None:  # the default schedule's, else one a count given (one scale each)
+        counts = s.iterations
+        n = SCALES[backend] if counts is None else len(counts) if isinstance(counts, tuple) else 1
+        s = dataclasses.replace(s, scales=n)
     if s.iterations is None:
         first, later = ITERATIONS[backend]
         n = s.scales if isinstance(s.scales, int) and s.scales > 1 else 1  # else: checked later

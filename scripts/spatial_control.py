@@ -69,7 +69,9 @@ def main(argv=None):
     shape = fit_shape(*photo.shape[:2], args.size)
     regions, content_weight = make_masks(*shape)
     backend = None if args.backend == "auto" else args.backend
-    settings = Settings(size=args.size, iterations=args.iterations, pooling=args.pooling)
+    # from the photo itself: the face region keeps the photo's own colours, not two styles' mix
+    settings = Settings(size=args.size, iterations=args.iterations, pooling=args.pooling,
+                        init="content")  # fmt: skip
     settings = dataclasses.replace(
         settings, conv=args.conv, backend=backend, weights_path=args.weights_path
     )

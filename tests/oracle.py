@@ -42,8 +42,10 @@ class TorchObjective:
         self.content_layers = loss.content_layers if content is not None else ()
         self.style_layers = loss.style_layers if len(styles) else ()
         blend = loss.style_blend_weights or [1.0] * len(styles)
-        n = len(loss.style_layers)
-        self.layer_weights = loss.style_layer_weights or [1.0 / n] * n
+        # w_l as numbers, never a name (LossOptions' default is one): the oracle compares at
+        # weights the test fixed, not at whatever a default weighting computes
+        assert not isinstance(loss.style_layer_weights, str), "give the oracle w_l as numbers"
+        self.layer_weights = loss.style_layer_weights
         with torch.no_grad():
             if content is not None:
                 P = self.features(self.tensor(content))

@@ -212,7 +212,7 @@ def test_presets_are_options_of_a_batch_too(images):
     jobs = jobs_of(f"--content {images}/disc.png --style {images}/stripes.png"
                    " --preset subtle strong --iterations 3")  # fmt: skip
     assert [j.name for j in jobs] == [f"disc__stripes__preset-{p}" for p in ("subtle", "strong")]
-    assert [(j.loss.strength, j.settings.scales) for j in jobs] == [(0.1, None), (1.0, 2)]
+    assert [(j.loss.strength, j.settings.scales) for j in jobs] == [(0.1, None), (1.0, 3)]
     assert {j.settings.iterations for j in jobs} == {3}  # an option given wins over the preset
 
 

@@ -105,6 +105,8 @@ def test_16bit_gray_rgba_and_cmyk_images_simply_work(nst, tmp_path, photo):
         ("--preset loud", ["--preset: invalid choice: 'loud'"]),
         ("--content-weight nan", ["--content-weight must be >= 0"]),
         ("--style-blend-weights 1 2", ["2 --style-blend-weights for 1 style"]),
+        ("--style-layer-weights loud", ["--style-layer-weights", "or equal, classic", "'loud'"]),
+        ("--style-layer-weights 1,2", ["2 --style-layer-weights for 5 style layer"]),
         ("--output out.txt", ["out.txt: not an image format Pillow knows"]),
         ("--output out.xbm", ["Pillow cannot write an RGB image as XBM"]),
         ("--init nowhere.png", ["no such file"]),
@@ -268,7 +270,7 @@ def test_the_weights_command_answers_help_and_verifies_a_file(weights_path):
 
 def test_a_preset_stands_in_for_the_options_not_given():
     paper = options(parse_args(["--preset", "paper"]))[2]
-    assert (paper.init, paper.iterations) == ("noise", 500)
+    assert (paper.init, paper.iterations, paper.scales) == ("noise", 500, 1)
     # An option given wins over the preset's value; the preset's others still hold.
     paper = options(parse_args(["--preset", "paper", "--iterations", "7"]))[2]
     assert (paper.init, paper.iterations) == ("noise", 7)
@@ -276,7 +278,8 @@ def test_a_preset_stands_in_for_the_options_not_given():
     loss = options(parse_args(["--preset", "subtle", "--style-weight", "5"]))[3]
     assert (loss.beta, loss.strength) == (5.0, 1.0)
     assert options(parse_args(["--preset", "subtle"]))[3].strength == 0.1
-    assert options(parse_args([]))[2] == options(parse_args(["--init", "content"]))[2]
+    assert options(parse_args([]))[2] == options(parse_args(["--init", "recolored"]))[2]
+    assert options(parse_args([]))[3].style_layer_weights == "equal"  # the paper's w_l
 
 
 def test_style_strength_multiplies_the_default_beta_at_every_size():

@@ -126,7 +126,9 @@ def scene():
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, TORCH_64), (np.float32, FLOAT32_NET)])
 def test_masked_objective_agrees_with_pytorch(xp, vgg_numpy, scene, dtype, tol):
-    loss = LossOptions(alpha=2.0, beta=1e3, style_blend_weights=(0.5, 2.0))
+    loss = LossOptions(
+        alpha=2.0, beta=1e3, style_blend_weights=(0.5, 2.0), style_layer_weights=(0.2,) * 5
+    )
     objective = Objective(
         vgg_numpy.to(xp, dtype),
         xp.asarray(scene["content"], dtype),

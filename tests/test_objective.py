@@ -16,6 +16,7 @@ from conftest import (
 )
 from minimal_nst import LossOptions, Objective
 from minimal_nst.losses import (
+    DEFAULT_LAYER_WEIGHTS,
     content_loss,
     gram_matrix,
     style_layer_loss,
@@ -84,14 +85,24 @@ def test_style_target_normalises_the_blend_weights_and_each_styles_size():
     assert rel_error(style_target([F1], [5.0]), per_pixel[0]) < SAME_SUMS_64
 
 
-def test_the_defaults_are_the_papers_choices():
-    """Content on relu4_2 (the paper's conv4_2, after the ReLU), style on relu1_1 .. relu5_1 with
-    equal weights w_l = 1/5, alpha = 1."""
-    paper = LossOptions()
+def test_the_layers_are_the_papers_and_its_weights_one_word_away():
+    """Content on relu4_2 (the paper's conv4_2, after the ReLU), style on relu1_1 .. relu5_1,
+    alpha = 1; w_l = 1/5 by the word "equal" (the default: bench/QUALITY.md's choice)."""
+    assert LossOptions().style_layer_weights == DEFAULT_LAYER_WEIGHTS
+    paper = LossOptions(style_layer_weights="equal")
     assert paper.content_layers == ("relu4_2",)
     assert paper.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert paper.layer_weights() == {name: 0.2 for name in paper.style_layers}
     assert paper.alpha == 1.0 and paper.tv_weight == 0.0
+
+
+def test_the_classic_weights_go_as_one_over_the_square_of_the_feature_maps():
+    """jcjohnson/neural-style's balance: 0.512 at 64 maps (relu1_1), so 64 : 16 : 4 : 1 : 1."""
+    classic = LossOptions(style_layer_weights="classic").layer_weights()
+    assert list(classic.values()) == pytest.approx([0.512, 0.128, 0.032, 0.008, 0.008], rel=1e-12)
+    # any layer, by its own number of maps: relu1_2 has 64, relu3_3 256
+    other = LossOptions(style_layers=("relu1_2", "relu3_3"), style_layer_weights="classic")
+    assert list(other.layer_weights().values()) == pytest.approx([0.512, 0.032], rel=1e-12)
 
 
 def test_tv_loss_gradient():
@@ -115,7 +126,7 @@ def images():
 
 
 CASES = {
-    "paper": LossOptions(beta=1e3, style_blend_weights=(1.0,)),
+    "paper": LossOptions(beta=1e3, style_blend_weights=(1.0,), style_layer_weights=(0.2,) * 5),
     "two styles, tv, shared layer": LossOptions(
         alpha=2.0,
         beta=50.0,

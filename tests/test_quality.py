@@ -31,12 +31,38 @@ def test_the_photo_itself_is_at_content_distance_0_and_the_painting_at_style_dis
     the photo is far from the painting."""
     photo, painting = generated_photo(64, 96), generated_stripes(120)
     fitted = resize(painting, fit_shape(*painting.shape[:2], 96))
-    content, _, _ = quality.yardstick(vgg_numpy, photo, photo, painting)
-    _, style, style_half = quality.yardstick(vgg_numpy, fitted, photo, painting)
+    content, *_ = quality.yardstick(vgg_numpy, photo, photo, painting)
+    _, style, style_half, palette = quality.yardstick(vgg_numpy, fitted, photo, painting)
     assert content < 1e-6 and style < 1e-6 and style_half < 1e-6
-    _, style, style_half = quality.yardstick(vgg_numpy, photo, photo, painting)
+    # the painting's pixels are its own Gaussian fit's: 0 but for float64 rounding of sums of
+    # squares in the thousands (a square root of ~1e-9 of them)
+    assert palette < 1e-3
+    _, style, style_half, palette = quality.yardstick(vgg_numpy, photo, photo, painting)
     assert style > 1e-3 and style_half > 1e-3  # the photo is not the painting: 1000x rounding
+    assert palette > 10  # their colour means alone are tens of levels apart
     assert quality.halved(photo).shape == (32, 48, 3)  # half resolution: both sides halved
+
+
+def test_the_palette_distance_is_the_wasserstein_distance_of_two_gaussians(quality):
+    """W2 between N(m, s^2 I) and N(m', s'^2 I) in 3 dimensions: sqrt(|m - m'|^2 + 3 (s - s')^2);
+    and for one covariance, the distance of the means alone."""
+    rng = np.random.default_rng(0)
+    m, m2 = np.array([100.0, 50, 20]), np.array([90.0, 70, 20])
+    fit = lambda mean, s: (mean, s**2 * np.eye(3))  # noqa: E731
+    expected = np.sqrt(np.sum((m - m2) ** 2) + 3 * (30 - 10) ** 2)
+    assert quality.palette_distance(fit(m, 30.0), fit(m2, 10.0)) == pytest.approx(expected)
+    # one covariance, not isotropic: the covariance terms cancel
+    A = rng.standard_normal((3, 3))
+    S = A @ A.T * 100
+    assert quality.palette_distance((m, S), (m2, S)) == pytest.approx(np.linalg.norm(m - m2))
+    # symmetric, and 0 from itself
+    S2 = np.diag([400.0, 100, 25])
+    one, other = (
+        quality.palette_distance((m, S), (m2, S2)),
+        quality.palette_distance((m2, S2), (m, S)),
+    )
+    # (1e-3: the square root of float64 rounding in traces of hundreds)
+    assert one == pytest.approx(other) and quality.palette_distance((m, S), (m, S)) < 1e-3
 
 
 def test_each_setting_changes_only_its_own_knobs(quality):
@@ -53,6 +79,25 @@ def test_each_setting_changes_only_its_own_knobs(quality):
     assert differ(beta) == {"name", "style-weight"}  # a multiple of today's beta, nothing else
     scales = next(r for r in rows if r["name"] == "hopper-demo-beta_x10_+_2_scales")
     assert differ(scales) == {"name", "style-weight", "scales"} and set(scales) == set(today)
+
+
+def test_the_palette_study_gives_each_job_its_first_default_explicitly(quality):
+    """Each job carries the strength study's default (beta 1e4 at 256 px, one scale of 100 from
+    the photo, average pooling), so a new default of the package changes no job."""
+    pairs = [(("hopper", "h.png"), ("demo", "d.png"))]
+    settings, baseline = quality.chosen_settings("palette")
+    rows = {r["name"]: r for r in quality.manifest_rows(pairs, settings, 256, baseline=baseline)}
+    default = rows["hopper-demo-default"]
+    assert (default["init"], default["scales"], default["iterations"]) == ("content", 1, 100)
+    assert float(default["style-weight"]) == 1e4 and default["pooling"] == "avg"
+    differ = lambda row: {k for k in row if row[k] != default.get(k)}  # noqa: E731
+    classic = rows["hopper-demo-classic_weights"]
+    assert differ(classic) == {"name", "style-layer-weights"}
+    weights = [float(w) for w in classic["style-layer-weights"].split(",")]
+    assert weights == pytest.approx([0.512, 0.128, 0.032, 0.008, 0.008])  # 64 : 16 : 4 : 1 : 1
+    chosen = rows["hopper-demo-recolored_+_2_scales_100_50"]
+    assert differ(chosen) == {"name", "init", "scales", "iterations"}
+    assert (chosen["init"], chosen["scales"], chosen["iterations"]) == ("recolored", 2, "100,50")
 
 
 def test_the_long_runs_are_on_the_diagonal_only(quality):
@@ -81,18 +126,21 @@ def test_the_study_runs_every_step_at_toy_size(quality, tmp_path, monkeypatch):
             Image.fromarray(generated_stripes(96)).save(path, "JPEG")
     monkeypatch.setattr(quality, "SHARED", shared)
     tmp_path = tmp_path / "study"
-    gallery = tmp_path / "gallery.jpg"
-    assert quality.main(["--dry-run", "--out", str(tmp_path), "--workers", "1",
-                         "--gallery", str(gallery)]) == 0  # fmt: skip
+    gallery, before_after = tmp_path / "gallery.jpg", tmp_path / "before_after.jpg"
+    figures = ["--gallery", str(gallery), "--before-after", str(before_after)]
+    assert quality.main(["--dry-run", "--out", str(tmp_path), "--workers", "1", *figures]) == 0
     rows = json.loads((tmp_path / "quality.json").read_text())
     assert len(rows) == 9 * 2  # 3 photos x 3 paintings x the dry run's 2 settings
-    assert all(np.isfinite([r["content"], r["style"], r["style_half"]]).all() for r in rows)
+    figures = [[r["content"], r["style"], r["style_half"], r["palette"]] for r in rows]
+    assert np.isfinite(figures).all()
     assert all(r["seconds"] is not None and r["seconds"] > 0 for r in rows)
     assert len(list((tmp_path / "sheets").glob("*.png"))) == 9
     tile = 256 + 16  # the paintings along the top, the photos down the left, each labelled
     assert Image.open(gallery).size == (4 * 256, 4 * tile)
+    assert Image.open(before_after).size == (4 * 256, tile)  # photo, painting, before, after
     report = (tmp_path / "QUALITY.md").read_text()
     assert "| today | 9 |" in report and "| beta x10 | 9 |" in report
+    assert "| palette |" in report and "| palette / today's |" in report
 
     (tmp_path / "rocket-matisse-beta_x10.png").unlink()  # a study cut short, measured as it is
     batch = (tmp_path / "batch.csv").read_text()

@@ -7,7 +7,7 @@ from PIL import Image
 from conftest import generated_photo, generated_stripes
 from minimal_nst import LossOptions, Objective, Settings, stylize
 from minimal_nst.app.files import load_image
-from minimal_nst.app.inputs import StylizeError, load_inputs
+from minimal_nst.app.inputs import StylizeError, load_inputs, recolored
 from minimal_nst.app.memory import estimate_memory
 from minimal_nst.image import (
     deprocess,
@@ -120,6 +120,19 @@ def test_left_to_the_defaults_the_iterations_follow_the_scales(monkeypatch):
     assert iterations_per_scale(s) == (7, 7, 7)
 
 
+def test_the_default_schedule_is_coarse_to_fine_on_a_cpu_and_a_count_given_is_one_scale():
+    """Neither given: the palette study's 2 scales, 100 then 50 (bench/QUALITY.md); a count
+    given: one scale for it, or one per count."""
+    from minimal_nst.transfer import iterations_per_scale, with_defaults
+
+    s = with_defaults(Settings(backend="numpy"))
+    assert (s.scales, iterations_per_scale(s), s.init) == (2, (100, 50), "recolored")
+    assert with_defaults(Settings(backend="numpy", iterations=30)).scales == 1
+    assert with_defaults(Settings(backend="numpy", iterations=(30, 10, 5))).scales == 3
+    s = with_defaults(Settings(backend="numpy", scales=1))  # the single scale one option away
+    assert iterations_per_scale(s) == (100,)
+
+
 def test_luminance_transfer_keeps_the_content_colours(vgg_numpy):
     photo, stripes = generated_photo(), generated_stripes()
     result = stylize(
@@ -148,6 +161,30 @@ def test_histogram_preservation_recolours_the_style_toward_the_content():
     # The linear map gives the photo's mean exactly, but for rounding (0.5) and clipping at 0 and
     # 255; the stripes' own mean is more than 20 levels away in some channel.
     assert np.abs(means[0] - means[1]).max() < 2 and np.abs(means[0] - means[2]).max() > 20
+
+
+def test_a_recolored_start_is_the_photo_in_the_paintings_colours():
+    photo = generated_photo()
+    stripes = (generated_stripes() // 2 + 60).astype(np.uint8)  # mid-range: no clipping
+    start = recolored(photo, [stripes], 64, "none")  # at the photo's own size (48 x 64)
+    assert start.shape == photo.shape  # the photo's pixels, moved ...
+    means = [a.reshape(-1, 3).mean(0) for a in (start, stripes, photo)]
+    # ... to the painting's colour mean, but for rounding (0.5) and clipping at 0 and 255; the
+    # photo's own mean is more than 20 levels away in some channel.
+    assert np.abs(means[0] - means[1]).max() < 2 and np.abs(means[2] - means[1]).max() > 20
+    # Its layout is the photo's: every pixel moved by one affine colour map, which a least-squares
+    # fit finds again but for rounding to uint8 (0.29 levels RMS; a per-pixel change: ~10).
+    X = np.c_[photo.reshape(-1, 3), np.ones(photo.size // 3)].astype(float)
+    y = start.reshape(-1, 3).astype(float)
+    residual = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.sqrt((residual**2).mean()) < 1
+    # Two paintings: their pixels pooled, so the start's mean lies between theirs.
+    other = (stripes[::-1] // 2 + 40).astype(np.uint8)  # the same size: each counts half
+    both = recolored(photo, [stripes, other], 64)
+    pooled = (means[1] + other.reshape(-1, 3).mean(0)) / 2
+    assert np.abs(both.reshape(-1, 3).mean(0) - pooled).max() < 2
+    # With --preserve-colors the point is the photo's own colours: the start is the photo.
+    assert np.array_equal(recolored(photo, [stripes], 64, "luminance"), photo)
 
 
 @pytest.mark.parametrize("optimizer", ["scipy", "lbfgs"])
@@ -202,6 +239,7 @@ def test_keep_colors_takes_luma_from_one_and_chroma_from_the_other():
         (dict(loss=LossOptions(beta=-1.0)), "--style-weight must be >= 0"),
         (dict(loss=LossOptions(style_blend_weights=(1.0, 2.0))), "2 --style-blend-weights for 1"),
         (dict(loss=LossOptions(style_layer_weights=(1.0,))), "1 --style-layer-weights for 5"),
+        (dict(loss=LossOptions(style_layer_weights="loud")), "--style-layer-weights must be num"),
         (dict(loss=LossOptions(style_layers=("relu6_1",))), "unknown layer"),
         (dict(size=12), "too small for relu5_1"),
     ],

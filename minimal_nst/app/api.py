@@ -15,7 +15,15 @@ from ..losses import LossOptions
 from ..transfer import Settings, coarse_to_fine, scale_sizes, with_defaults
 from ..vgg import VGG19
 from ..weights import get_weights_path
-from .inputs import StylizeError, check_fits, check_loss, check_settings, load_inputs, load_masks
+from .inputs import (
+    StylizeError,
+    check_fits,
+    check_loss,
+    check_settings,
+    load_inputs,
+    load_masks,
+    recolored,
+)
 from .memory import memory_problem
 from .signals import StopSignals
 
@@ -88,6 +96,8 @@ def _prepare(content, style, s, loss, masks, xp):
     _check_resources(target_rgb, style_rgbs, s, loss, xp)
     if loss.beta is None:
         loss = dataclasses.replace(loss, beta=loss.beta_at(s.size))
+    if isinstance(s.init, str) and s.init == "recolored" and target_rgb is not None:
+        init_rgb = recolored(target_rgb, style_rgbs, s.size, s.preserve_colors)
     start = init_rgb if init_rgb is not None else target_rgb if s.init == "content" else None
     return content_rgb, (target_rgb, style_rgbs, start, masks), loss
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..image import luminance, match_colors
+from ..image import fit_shape, luminance, match_colors, resize
+from ..losses import LAYER_WEIGHTINGS
+from ..transfer import STARTS
 from ..vgg import CONVS, LAYER_NAMES, VGG19_LAYERS
 from .files import load_image
 from .probes import probing
@@ -40,18 +42,18 @@ def check_settings(s):
     for flag, (value, allowed) in choices.items():
         if value not in allowed:
             raise StylizeError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
-    if isinstance(s.init, (str, Path)) and s.init not in ("content", "noise"):
+    if isinstance(s.init, (str, Path)) and s.init not in STARTS:
         with probing(StylizeError, f"--init {s.init}"):
             if not Path(s.init).exists():
                 raise StylizeError(
-                    f"--init must be content, noise or an image path; {s.init}: no such file"
+                    f"--init must be {', '.join(STARTS)} or an image path; {s.init}: no such file"
                 )
 
 
 def check_loss(loss, has_content, n_styles, init):
     """The Eq. 7 options: known layers, weights >= 0 and finite, one weight per layer or style,
     and something to optimise: a term that counts, and with the content term alone a start
-    other than the content image (which is already its optimum)."""
+    other than the content image (its optimum) or the content recoloured (which goes back to it)."""
     unknown = sorted(set(loss.content_layers + loss.style_layers) - set(LAYER_NAMES))
     if unknown:
         raise StylizeError(
@@ -66,7 +68,7 @@ def check_loss(loss, has_content, n_styles, init):
         if not 0 <= value < math.inf:
             raise StylizeError(f"{flag} must be >= 0, got {value}")
     for flag, weights, count, what in [
-        ("--style-layer-weights", loss.style_layer_weights, len(loss.style_layers), "style layer"),
+        ("--style-layer-weights", layer_numbers(loss), len(loss.style_layers), "style layer"),
         ("--style-blend-weights", loss.style_blend_weights, n_styles, "style image"),
     ]:
         if weights is not None and len(weights) != count:
@@ -81,8 +83,19 @@ def check_loss(loss, has_content, n_styles, init):
     style_counts = style_counts and any(loss.style_blend_weights or [1.0])
     if not (content_counts or style_counts):
         raise StylizeError("nothing to optimise: every term of Eq. 7 is off (no layers or weights)")
-    if not style_counts and isinstance(init, str) and init == "content":
+    if not style_counts and isinstance(init, str) and init in ("content", "recolored"):
         raise StylizeError("nothing to optimise: with no style term the content is the answer")
+
+
+def layer_numbers(loss):
+    """The w_l given as numbers, or None for a weighting's name (which must be one)."""
+    weights = loss.style_layer_weights
+    if isinstance(weights, str) and weights not in LAYER_WEIGHTINGS:
+        raise StylizeError(
+            f"--style-layer-weights must be numbers or one of {', '.join(LAYER_WEIGHTINGS)}, "
+            f"not {weights!r}"
+        )
+    return None if isinstance(weights, str) else weights
 
 
 def check_fits(shape, layers):
@@ -132,13 +145,14 @@ def load_inputs(content, styles, init, preserve_colors):
     """(content RGB, RGB to optimise toward, style RGBs, init RGB or None) as uint8 arrays.
 
     preserve_colors "histogram" recolours each style to the content's colours (never the
-    reverse); "luminance" keeps only the luminance of both (Gatys et al. 2016).
+    reverse); "luminance" keeps only the luminance of both (Gatys et al. 2016). init
+    "recolored": None here (recolored() makes it, once the sizes are checked).
     """
     content_rgb = None if content is None else load_image(content)
     style_rgbs = [load_image(s) for s in styles]
     if content_rgb is None and not style_rgbs:
         raise StylizeError("give a content image, a style image, or both")
-    init_rgb = None if isinstance(init, str) and init in ("content", "noise") else load_image(init)
+    init_rgb = None if isinstance(init, str) and init in STARTS else load_image(init)
     target_rgb = content_rgb
     if preserve_colors == "histogram" and content_rgb is not None:
         style_rgbs = [match_colors(s, content_rgb) for s in style_rgbs]
@@ -146,3 +160,18 @@ def load_inputs(content, styles, init, preserve_colors):
         style_rgbs = [luminance(s) for s in style_rgbs]
         target_rgb = None if content_rgb is None else luminance(content_rgb)
     return content_rgb, target_rgb, style_rgbs, init_rgb
+
+
+def recolored(rgb, style_rgbs, size, preserve_colors="none"):
+    """The start "recolored": the content at the output's longer side `size` (its colour
+    statistics as painted, so that a frame sent at that size and one sent whole start alike) in
+    the colours of palette(style_rgbs); with preserve_colors, whose point is the content's own
+    colours, the content itself."""
+    rgb = resize(rgb, fit_shape(*rgb.shape[:2], size))
+    return rgb if preserve_colors != "none" else match_colors(rgb, palette(style_rgbs))
+
+
+def palette(style_rgbs):
+    """Every style's pixels as one (K, 1, 3) image: what a recoloured start takes its colours
+    from (each style image counts by its number of pixels)."""
+    return np.concatenate([s.reshape(-1, 1, 3) for s in style_rgbs])

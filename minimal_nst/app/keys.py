@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..losses import BETA_AT_256
-from ..transfer import DEFAULTS, ITERATIONS
+from ..transfer import DEFAULTS, ITERATIONS, SCALES
 
 # The PNG text chunks that carry a key: a batch job's image, a video's frame.
 JOB_KEY = "minimal-nst job"
@@ -24,14 +24,14 @@ def run_key(*decided):
     """32 hex digits from `decided` (options, inputs already as input_digest gives them) and
     this version's defaults."""
     defaults = (BETA_AT_256, sorted((k, sorted(v.items())) for k, v in DEFAULTS.items()),
-                sorted(ITERATIONS.items()))  # fmt: skip
+                sorted(ITERATIONS.items()), sorted(SCALES.items()))  # fmt: skip
     return hashlib.sha256(repr((decided, defaults)).encode()).hexdigest()[:32]
 
 
 def input_digest(value, known=None):
     """An input as a key sees it: a file by the SHA-256 of its bytes (known: {path: digest}
     already taken, so that a painting a thousand jobs share is hashed once), an array by its
-    bytes', a word ("content", "noise") or None as itself."""
+    bytes', a word (a start in STARTS: "content", "noise"...) or None as itself."""
     if value is None or (isinstance(value, str) and not Path(value).is_file()):
         return str(value)
     if isinstance(value, (str, Path)):

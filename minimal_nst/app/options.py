@@ -36,11 +36,13 @@ PRESETS = {  # each measured in bench/QUALITY.md
         "a tenth of the default style strength (the first default)", {"style_strength": 0.1}
     ),
     "strong": Preset(
-        "coarse to fine over 2 scales: the painting's large shapes, about 1.6x the time",
-        {"scales": 2},
+        "coarse to fine over 3 scales at the same cost: more of the painting's large shapes, "
+        "and faces and small objects may dissolve",
+        {"scales": 3},
     ),
     "paper": Preset(
-        "the paper's white-noise start, 500 iterations", {"init": "noise", "iterations": 500}
+        "the paper's letter: a white-noise start, 500 iterations at one scale",
+        {"init": "noise", "iterations": 500, "scales": 1},
     ),
 }
 
@@ -83,9 +85,23 @@ def numbers(text):
         ) from None
 
 
+def layer_weights(text):
+    """argparse type: comma-separated numbers, or a name from losses.LAYER_WEIGHTINGS."""
+    from ..losses import LAYER_WEIGHTINGS
+
+    if text.strip() in LAYER_WEIGHTINGS:
+        return text.strip()
+    try:
+        return tuple(float(w) for w in split(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers, comma-separated, or {', '.join(LAYER_WEIGHTINGS)}, not {text!r}"
+        ) from None
+
+
 def build_parser():
     """Every option, one line each, in the order --help shows them."""
-    from ..losses import BETA_AT_256, CONTENT_LAYERS, STYLE_LAYERS
+    from ..losses import BETA_AT_256, CONTENT_LAYERS, DEFAULT_LAYER_WEIGHTS, STYLE_LAYERS
 
     p = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     presets = "; ".join(f"{name}: {preset.what}" for name, preset in PRESETS.items())
@@ -112,7 +128,9 @@ def build_parser():
     a("--tv-weight", type=float, default=0.0, help="total-variation smoothing (not in the paper)")
     a("--content-layers", default=",".join(CONTENT_LAYERS), help="comma-separated")
     a("--style-layers", default=",".join(STYLE_LAYERS), help="comma-separated")
-    a("--style-layer-weights", type=numbers, help="comma-separated w_l (default: equal, 1/L)")
+    a("--style-layer-weights", type=layer_weights, default=DEFAULT_LAYER_WEIGHTS, metavar="W",
+      help="w_l, comma-separated, or equal (the paper's 1/L) or classic (neural-style's, "
+      "64:16:4:1:1 by the layers' feature maps)")  # fmt: skip
     running_options(p.add_argument_group("optimisation and running").add_argument)
     return p
 
@@ -132,13 +150,16 @@ def parse_args(argv, parser=None):
 
 def running_options(a):
     """The last group of build_parser: how to optimise, where to compute, what to show."""
+    from ..transfer import Settings
     from ..vgg import CONVS
     from .inputs import OPTIMIZERS
 
     a("--iterations", type=counts, help="L-BFGS iterations at every scale, or one per scale "
-      "coarse to fine: 100,50 (default: 100 CPU, 500 GPU)")  # fmt: skip
-    a("--scales", type=int, help="coarse to fine: this many sizes, sqrt(2) apart (default: 1)")
-    a("--init", default="content", help="content, noise, or an image path")
+      "coarse to fine: 100,50 (default: 100,50 CPU, 500 GPU)")  # fmt: skip
+    a("--scales", type=int, help="coarse to fine: this many sizes, sqrt(2) apart (default: 2 CPU, "
+      "1 GPU; one per count of --iterations)")  # fmt: skip
+    a("--init", default=Settings.init, help="recolored (the content in the style's colours), "
+      "content (the paper's), noise, or an image path")  # fmt: skip
     a("--seed", type=count, default=0, help="seed of the noise init")
     a("--pooling", choices=["avg", "max"], default="avg", help="the paper's is avg")
     a("--backend", choices=["auto", "numpy", "cupy"], default="auto")
@@ -205,7 +226,7 @@ def options(args):
         beta=args.style_weight,
         content_layers=split(args.content_layers),
         style_layers=split(args.style_layers),
-        style_layer_weights=args.style_layer_weights or None,
+        style_layer_weights=args.style_layer_weights,
         style_blend_weights=tuple(args.style_blend_weights) if args.style_blend_weights else None,
         tv_weight=args.tv_weight,
         strength=args.style_strength,

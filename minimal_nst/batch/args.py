@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..app.options import PROG, HelpFormatter, Parser, UsageError, build_parser, options, parse_args
 from ..app.probes import probing
+from ..transfer import STARTS
 from .jobs import Job, safe_name, unique_names
 
 SINGLE_ONLY = {"help", "output", "overwrite", "save_every", "print_every", "preview"}
@@ -161,7 +162,7 @@ def read_manifest(path):
 
 def relative_to(folder, token, dest):
     """A path in a manifest is relative to the manifest's folder."""
-    if dest not in PATHS or (dest == "init" and token in ("content", "noise")):
+    if dest not in PATHS or (dest == "init" and token in STARTS):
         return token
     return str(folder / Path(token).expanduser())
 

@@ -20,7 +20,7 @@ from ..app.files import FileBytes, check_file
 from ..app.keys import input_digest, run_key
 from ..losses import LossOptions
 from ..masks import Masks
-from ..transfer import Settings
+from ..transfer import STARTS, Settings
 
 NAME_MAX = 120  # characters of a job's name; longer ones end in a hash of the whole
 
@@ -37,10 +37,10 @@ class Job:
 
 def swap_inputs(job, fn):
     """The job with every input image (content, styles, an init image, masks) replaced by
-    fn(input); None and the words "content" and "noise" stay."""
+    fn(input); None and the starts named by a word (STARTS) stay."""
     one = lambda v: None if v is None else fn(v)  # noqa: E731
     init = job.settings.init
-    init = init if isinstance(init, str) and init in ("content", "noise") else one(init)
+    init = init if isinstance(init, str) and init in STARTS else one(init)
     masks = job.masks and Masks(
         tuple(map(fn, job.masks.regions)),
         tuple(map(fn, job.masks.style_regions)),

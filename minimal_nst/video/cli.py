@@ -111,10 +111,9 @@ def check_run(args, settings, loss, styles):
     import math
 
     from ..app.inputs import check_loss, check_settings
-    from ..transfer import with_defaults
-    from .run import VideoOptions
+    from .run import VideoOptions, video_defaults
 
-    settings = with_defaults(settings)
+    settings = video_defaults(settings)
     check_settings(settings)
     check_loss(loss, True, len(styles), settings.init)
     for flag, given in [("--preview", args.preview), ("--save-every", args.save_every)]:

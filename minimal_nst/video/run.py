@@ -60,6 +60,12 @@ class VideoOptions:
         return self.later_iterations or max(1, first // 2)
 
 
+def video_defaults(s):
+    """with_defaults for a clip: one scale unless asked (each frame starts from the last, at the
+    size painted), where a single image's default may be coarse to fine."""
+    return with_defaults(s if s.scales is not None else dataclasses.replace(s, scales=1))
+
+
 def frame_path(folder, k):
     return Path(folder) / f"frame_{k + 1:05d}.png"
 
@@ -100,7 +106,7 @@ def stylize_video(clip, style, folder, settings=None, loss=None, video=None, *, 
     net: a VGG19 to reuse; stop: a StopSignals; masks: as stylize takes them; style_paths: the
     style files, for the key; on_frame(k, path, result, or None for a frame kept).
     Returns the frames' paths; None if a frame was interrupted (that frame is not written)."""
-    s, loss = with_defaults(settings or Settings()), loss or LossOptions()
+    s, loss = video_defaults(settings or Settings()), loss or LossOptions()
     video, xp = video or VideoOptions(), get_backend(s.backend)
     key = run_key(clip, style_paths, s, loss, video, masks)
     history, paths = {}, []  # history: {k: (frame k at the size painted, stylised)}
