@@ -6,7 +6,7 @@
     python bench/quality.py --dry-run          # every step at toy size (CI runs it)
 
 Two groups of settings: "sweep", the strength study's (from TODAY, the first defaults), and
-"palette", the palette study's (from DEFAULT, the strength study's choice).
+"palette", the palette study's (from STRENGTH_CHOICE, the strength study's choice).
 
 Three photos (matplotlib's Grace Hopper and Minduka, scikit-image's rocket: public domain or the
 libraries' own sample data) x three paintings (the demo's, Turner's *The Shipwreck* and
@@ -116,8 +116,9 @@ LAYER_WEIGHTS = {
     # 40 N_c M_c / N_l^2: 5120 : 1280 : 320 : 80 : 80 at 256 px, i.e. w_l below at beta x10.
     "classic": "0.512,0.128,0.032,0.008,0.008",
 }
-# The first default of this study, given to each of its jobs (as TODAY is to the sweep's).
-DEFAULT = {"iterations": 100, "scales": 1, "init": "content", "style-scale": 1,
+# The palette study's "before": the strength study's choice, given to each of its jobs (as TODAY
+# is to the sweep's); its beta x10 is in PALETTE's settings.
+STRENGTH_CHOICE = {"iterations": 100, "scales": 1, "init": "content", "style-scale": 1,
            "optimizer": "scipy", "pooling": "avg"}  # fmt: skip
 D = "diagonal"  # a setting run on DIAGONAL's three pairs only, for time
 PALETTE = {
@@ -154,7 +155,7 @@ PALETTE = {
     "recolored + lbfgs": {"beta": 10, "init": "recolored", "optimizer": "lbfgs", "pairs": D},
 }
 SETTINGS = {"sweep": SWEEP, "today": {"today": {}}, "palette": PALETTE}
-BASELINES = {"sweep": TODAY, "today": TODAY, "palette": DEFAULT}
+BASELINES = {"sweep": TODAY, "today": TODAY, "palette": STRENGTH_CHOICE}
 
 
 def photos(folder):
@@ -493,7 +494,7 @@ class Run:
     measure_only: bool = False
     pairs: str = "all"  # or "diagonal": DIAGONAL's only; "rest": the others
     gallery: Path | None = None
-    baseline: dict = None  # every job's options unless its setting changes them (TODAY, DEFAULT)
+    baseline: dict = None  # every job's options unless its setting changes them (BASELINES)
     before_after: Path | None = None
 
 

@@ -92,10 +92,11 @@ def layer_weights(text):
     if text.strip() in LAYER_WEIGHTINGS:
         return text.strip()
     try:
-        return tuple(float(w) for w in split(text))
-    except ValueError:
+        return numbers(text)
+    except argparse.ArgumentTypeError:  # the same complaint, naming the words too
+        words = ", ".join(LAYER_WEIGHTINGS)
         raise argparse.ArgumentTypeError(
-            f"expected numbers, comma-separated, or {', '.join(LAYER_WEIGHTINGS)}, not {text!r}"
+            f"expected numbers, comma-separated, or {words}, not {text!r}"
         ) from None
 
 
