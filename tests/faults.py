@@ -9,6 +9,8 @@ FAULT is one of:
               mounted to fill for real)
   cannot-replace  renaming onto $FAULT_FILE fails with EPERM, as for an immutable file (where
               chattr +i is not available)
+  locked-dir  creating anything in $FAULT_DIR fails with EPERM, as in an immutable folder (where
+              chattr +i is not available)
 """
 
 import errno
@@ -59,9 +61,33 @@ def cannot_replace():
     minimal_nst.app.files.os.replace = replace
 
 
+def locked_dir():
+    folder, real_open, real_mkdir = os.path.realpath(os.environ["FAULT_DIR"]), os.open, os.mkdir
+
+    def inside(path):
+        return os.path.realpath(os.path.dirname(os.fspath(path))) == folder
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and inside(path):
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM), path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def mkdir(path, *args, **kwargs):
+        if inside(path):
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM), path)
+        return real_mkdir(path, *args, **kwargs)
+
+    os.open, os.mkdir = open_, mkdir
+
+
 if __name__ == "__main__":
     fault, argv = sys.argv[1], sys.argv[2:]
-    faults = {"slow-save": slow_save, "disk-full": disk_full, "cannot-replace": cannot_replace}
+    faults = {
+        "slow-save": slow_save,
+        "disk-full": disk_full,
+        "cannot-replace": cannot_replace,
+        "locked-dir": locked_dir,
+    }
     if fault != "none":
         faults[fault]()
     sys.exit(main(argv))

@@ -316,3 +316,161 @@ def test_the_optimiser_benchmark_runs_at_toy_size(capsys):
         assert row.startswith("| 32 | ") and row.count("|") == 5
         scipy_ms, ours_ms, _ = (float(cell) for cell in row.strip("| ").split(" | ")[1:])
         assert 0 < scipy_ms < np.inf and 0 < ours_ms < np.inf  # a time, not NaN or nothing
+
+
+# -- each step against its definition, where the cases above would not tell --------------------
+
+
+def small_step_problem(seed, n=12):
+    """box_problem with the gradient scaled down until the model's minimum along the path lies
+    before the first breakpoint: the Cauchy point is inside the first segment, where it is the
+    first segment's minimiser t* = d^T d / d^T B d (d = -g, the held variables' entries 0)."""
+    history, x, g, low, high = box_problem(seed, n)
+    return history, x, g / 1e4, low, high
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_inside_the_first_segment_the_cauchy_point_is_its_minimiser(seed):
+    """Where the minimum comes before any breakpoint, x_c depends on the model's curvature along
+    -g (f''_0 = d^T B d): a wrong sign there sends t_c elsewhere, where the several-breakpoint
+    case above stops at a breakpoint and never divides by it."""
+    history, x, g, low, high = small_step_problem(seed)
+    B, M, Wg = dense_model(history, 12), history.middle(), history.w_dot(g)
+    z, *_ = cauchy_point(g, low - x, high - x, Wg, history, M, np)
+    d = np.where(np.arange(12) < 2, 0.0, -g)  # the two variables at a bound are held
+    t_star = (d @ d) / (d @ B @ d)
+    assert np.all(np.abs(x + t_star * d)[2:] < 1)  # no free variable reaches its bound first
+    # float64, two routes to one quotient: rounding only, on a step of size |t* d|
+    assert np.abs(z - t_star * d).max() < 1e-10 * np.abs(t_star * d).max()
+    assert np.abs(z - cauchy_point_by_segments(B, x, g, low, high)).max() < 1e-10 * np.abs(z).max()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_each_segment_has_the_models_slope_and_curvature(seed):
+    """segments() against the dense model: on segment j, with the first j breakpoints' variables
+    held, f'_j = (g + B z(tau_j))^T e_j and f''_j = e_j^T B e_j, e_j the path's direction
+    there. Every segment of the path, not only the one that holds the minimum."""
+    from minimal_nst.lbfgs import breakpoints, segments
+
+    history, x, g, low, high = box_problem(seed)
+    B, M = dense_model(history, 12), history.middle()
+    t = breakpoints(g, low - x, high - x, np)
+    held = t <= 0
+    index = np.flatnonzero((t > 0) & np.isfinite(t))
+    index = index[np.argsort(t[index])]
+    W_i = history.w_rows(index)
+    d = np.where(held, 0.0, -g)
+    p = history.w_rows(np.arange(12)) @ d
+    tau0, f1, f2, _, _ = segments(t[index], g[index], W_i, d @ d, p, history.theta, M, np)
+    for j, tau in enumerate(tau0):
+        e = d.copy()
+        e[index[:j]] = 0  # the variables whose breakpoints are passed stop
+        z = np.clip(x - tau * g, low, high) - x
+        z[held] = 0
+        slope, curvature = (g + B @ z) @ e, e @ B @ e
+        # float64 sums of terms as large as |g|^2 |B|: rounding of 1e-12 of that scale
+        scale = (g @ g) * np.abs(B).max()
+        assert abs(f1[j] - slope) < 1e-10 * scale and abs(f2[j] - curvature) < 1e-10 * scale, j
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_step_tried_whole_stays_inside_the_box(seed):
+    """direction's d: x + d inside [low, high] (Morales & Nocedal's projection), so the line
+    search's whole step is a point of the problem. The problems are made so that the subspace
+    step alone leaves the box in some, or the test would prove nothing."""
+    from minimal_nst.lbfgs import direction
+
+    history, x, g, low, high = box_problem(seed)
+    d = direction(x, g, history, low, high, np)
+    assert np.all(x + d >= low - 1e-12) and np.all(x + d <= high + 1e-12)
+    assert float(g @ d) < 0  # downhill
+    M, Wg = history.middle(), history.w_dot(g)
+    cauchy = cauchy_point(g, low - x, high - x, Wg, history, M, np)
+    unprojected = x + cauchy.z + subspace_step(g, cauchy, Wg, history, M)
+    leaves[seed] = bool(np.any((unprojected < low) | (unprojected > high)))
+
+
+leaves = {}  # seed: whether the unprojected step left the box
+
+
+def test_some_of_those_subspace_steps_left_the_box():
+    """What makes test_the_step_tried_whole_stays_inside_the_box a test (run after it)."""
+    assert len(leaves) == 5 and any(leaves.values()), leaves
+
+
+def test_a_real_cubic_has_its_minimiser_found_from_either_end():
+    """phi(t) = t^3 / 3 - t / 4: minimum at 0.5, maximum at -0.5. The cubic through phi and phi'
+    at two points is phi itself, so the minimiser is 0.5 from (0, 1), (1, 0) and (0.2, 0.9)
+    alike; a wrong sign of the root or the step picks the maximum or leaves the interval. (The
+    parabola's test cannot tell: its cubic term is 0.)"""
+    phi = lambda t: Point(t, t**3 / 3 - t / 4, t * t - 0.25, None, None)  # noqa: E731
+    for a, b in [(0.0, 1.0), (1.0, 0.0), (0.2, 0.9), (0.9, 0.2)]:
+        assert abs(cubic_minimiser(phi(a), phi(b)) - 0.5) < 1e-12, (a, b)
+
+
+def armijo_decides():
+    """phi(t) = -t + 1.9985 t^2 - 0.999 t^3 along d = 1 from x = 0: phi(0) = 0, phi'(0) = -1;
+    the whole step is lower (phi(1) = -0.0005) and flat (phi'(1) = 0), but not lower by
+    c1 t |phi'(0)| = 0.001: only sufficient decrease rejects it. The minimum is at t = 0.3336."""
+    a, b = 1.9985, -0.999
+
+    def f(x):
+        t = float(x[0])
+        return -t + a * t * t + b * t**3, np.array([-1 + 2 * a * t + 3 * b * t * t])
+
+    return f, Point(0.0, 0.0, -1.0, np.zeros(1), np.array([-1.0]))
+
+
+def test_the_line_search_rejects_a_step_without_sufficient_decrease():
+    f, start = armijo_decides()
+    low, high = np.full(1, -100.0), np.full(1, 100.0)
+    whole = f(np.ones(1))
+    assert start.f + C1 * start.slope < whole[0] < start.f and whole[1][0] == pytest.approx(0)
+    p = wolfe_search(f, start, np.ones(1), low, high, np)
+    assert p.t < 1 and p.f <= start.f + C1 * p.t * start.slope
+    assert abs(p.slope) <= C2 * abs(start.slope)
+
+
+@pytest.mark.parametrize("offset", [1e8, 0.0])
+def test_ftol_stops_at_the_first_gain_below_ftol_times_the_loss(offset):
+    """scipy's ftol: stop once (f_k - f_k+1) <= ftol max(|f_k|, |f_k+1|, 1). On an
+    ill-conditioned quadratic (eigenvalues 1 to 100: many iterations to converge) lifted by
+    1e8, ftol = 1e-7 stops where a gain falls to about 10, long before the gains reach 1e-7
+    (an absolute ftol would run on); unlifted, the floor 1 makes it stop where a gain is 1e-7."""
+    n, ftol = 50, 1e-7
+    q = np.linspace(1, 100, n)
+    c = np.full(n, 0.5)
+
+    def f(x):
+        return offset + 0.5 * float(q @ (x - c) ** 2), q * (x - c)
+
+    seen = [f(np.zeros(n))[0]]
+    minimize(
+        f, np.zeros(n), 500, -np.ones(n), np.ones(n), lambda x: seen.append(f(x)[0]), ftol=ftol
+    )
+    gains = -np.diff(seen)
+    bars = ftol * np.maximum(np.maximum(np.abs(seen[:-1]), np.abs(seen[1:])), 1)
+    assert len(gains) < 500  # it stopped on ftol, not on the count
+    assert (gains[:-1] > bars[:-1]).all() and gains[-1] <= bars[-1]
+
+
+def test_inside_the_zoom_a_trial_without_sufficient_decrease_is_not_taken():
+    """The whole step is higher (phi(1) = 1, phi'(1) = 3), so the zoom's first trial is the
+    interpolation's, t = 0.25. phi is the quintic with phi(0) = 0, phi'(0) = -1, those values at
+    1, and at 0.25 a flat point lower than the start by half of c1 t |phi'(0)|: the curvature
+    condition holds there and only sufficient decrease (Eq. 3.7a) rejects it."""
+    from minimal_nst.lbfgs import interpolate
+
+    t1 = interpolate(Point(0.0, 0.0, -1.0, None, None), Point(1.0, 1.0, 3.0, None, None))
+    assert t1 == pytest.approx(0.25)
+    value = lambda t: [t**k for k in range(6)]  # noqa: E731  (phi = sum a_k t^k)
+    slope = lambda t: [k * t ** (k - 1) if k else 0.0 for k in range(6)]  # noqa: E731
+    rows = [value(0), slope(0), value(1), slope(1), value(t1), slope(t1)]
+    a = np.linalg.solve(np.array(rows), [0, -1, 1, 3, -0.5 * C1 * t1, 0])
+
+    def f(x):
+        return float(a @ value(x[0])), np.array([a @ slope(x[0])])
+
+    start = Point(0.0, 0.0, -1.0, np.zeros(1), np.array([-1.0]))
+    p = wolfe_search(f, start, np.ones(1), np.full(1, -100.0), np.full(1, 100.0), np)
+    assert p.f <= start.f + C1 * p.t * start.slope and p.t != pytest.approx(t1)

@@ -143,6 +143,9 @@ def test_a_bad_clip_fails_only_its_own_job(tmp_path, styles, video_batch):
     assert "no such file or folder" in rows["gone__stripes"]["error"]
     assert len(list((tmp_path / "out" / "frames_in__stripes_frames").iterdir())) == 2
     assert "1 done, 2 failed" in proc.stderr
+    said = proc.stderr.splitlines()  # each failed clip named on stderr too, not only in batch.csv
+    assert any("notes__stripes: " in x and "not a video FFmpeg can read" in x for x in said)
+    assert any("gone__stripes: " in x and "no such file or folder" in x for x in said)
 
 
 def jobs_of(command):

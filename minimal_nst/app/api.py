@@ -77,6 +77,14 @@ def stylize(
     return result
 
 
+def check(content, style, settings=None, loss=None, masks=None, **kw):
+    """Everything stylize checks before it paints, and nothing more (inputs.py's one-line
+    errors): a caller that paints many images with one set of options (a video's frames) says a
+    mistake once, before any work, as a single run does."""
+    s = with_defaults(dataclasses.replace(settings or Settings(), **kw))
+    _prepare(content, style, s, loss or LossOptions(), masks, get_backend(s.backend))
+
+
 def load_network(s, xp):
     """VGG-19 as the Settings `s` ask for it, on the backend xp."""
     return VGG19.from_hdf5(get_weights_path(s.weights_path), s.pooling, s.dtype, xp, s.conv)

@@ -123,19 +123,27 @@ def made_by_us(path):
 def save_rescued(output, rgb):
     """Save the image to `output`, or, if that fails, beside it under a free name or in the
     temp folder. Returns (the path written, the error that made it go elsewhere, or None)."""
+    return write_rescued(output, lambda path: save_image(path, rgb))
+
+
+def write_rescued(output, write, suffix=".png"):
+    """write(path) to `output`, or, if that raises an OSError, to OUTPUT.rescued-K+suffix beside
+    it (K a free number) or to the temp folder: the run's work is never lost to a folder that
+    filled up or a file that cannot be replaced. Returns (the path written, the error that made
+    it go elsewhere, or None); raises that error if no place would take it."""
     try:
-        save_image(output, rgb)
+        write(output)
         return output, None
     except OSError as e:
         error = e
     stem = output.stem[:100]
-    tries = [output.parent / f"{stem}.rescued-{k}.png" for k in range(1, 4)]
-    tries.append(Path(tempfile.gettempdir()) / f"minimal-nst-{stem}-{os.getpid()}.png")
+    tries = [output.parent / f"{stem}.rescued-{k}{suffix}" for k in range(1, 4)]
+    tries.append(Path(tempfile.gettempdir()) / f"minimal-nst-{stem}-{os.getpid()}{suffix}")
     for path in tries:
         if path.exists():
             continue
         try:
-            save_image(path, rgb)
+            write(path)
             return path, error
         except OSError:
             pass

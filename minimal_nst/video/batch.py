@@ -35,7 +35,13 @@ from ..batch.engine import (
 )
 from ..batch.jobs import Job, input_paths, one_line
 from ..image import fit_shape, resize
-from .cli import build_video_parser, check_run, check_targets, require_video_extra
+from .cli import (
+    build_video_parser,
+    check_frames,
+    check_run,
+    check_targets,
+    require_video_extra,
+)
 from .clip import frames, open_clip
 from .encode import complete
 from .run import (
@@ -155,9 +161,8 @@ def plan(jobs, out_dir, fmt, overwrite):
     A job whose clip or paintings cannot be read, or whose outputs must not be written, fails
     here with its reason; one whose video is complete (--format frames: every frame) is
     skipped."""
-    from ..app.files import ImageError, check_file
-    from ..app.outputs import OutputError
-    from .clip import VideoError
+    from ..app.files import check_file
+    from ..app.options import user_errors
 
     rows, todo = [], {}
     for k, job in enumerate(jobs):
@@ -168,10 +173,12 @@ def plan(jobs, out_dir, fmt, overwrite):
             clip, inputs = open_clip(job.clip), input_paths(job.frame)
             for path in inputs:
                 check_file(path)
-            weights = job.frame.settings.weights_path
-            check_targets(video, folder, clip, [*inputs, weights], overwrite)
-        except (VideoError, ImageError, OutputError, OSError) as e:
+            f = job.frame
+            check_frames(clip, list(f.styles), f.settings, f.loss, f.masks)
+            check_targets(video, folder, clip, [*inputs, f.settings.weights_path], overwrite)
+        except (*user_errors(), OSError) as e:
             rows[k].update(status="failed", error=one_line(e))
+            say(f"{job.name}: {rows[k]['error']}")
             continue
         chain = Chain(job, clip, folder, video)
         rows[k]["frames"] = f"{chain.done}/{clip.count}"
@@ -226,19 +233,30 @@ class Chain:
         self.current, self.done = None, self.done + 1
 
     def finish(self, row):
-        """Every frame painted: the video (unless it is complete), marked with the key."""
-        from .cli import encode
+        """Every frame painted: the video (unless it is complete), marked with the key; where it
+        cannot be written, beside it or in the temp folder (the job failed, its work kept)."""
+        from ..app.outputs import write_rescued
+        from .cli import write_frames
 
         if self.frames is not None:
             self.frames.close()  # and with it the clip's file
+        row.update(frames=f"{self.done}/{self.clip.count}")
         if self.video is not None and not complete(self.video, self.key):
             paths = [frame_path(self.folder, k) for k in range(self.clip.count)]
+            write = lambda p: write_frames(p, paths, self.clip, self.key)  # noqa: E731
             try:
-                encode(self.video, paths, self.clip, None, self.key)
+                path, error = write_rescued(self.video, write, self.video.suffix)
             except OSError as e:
-                row.update(status="failed", error=one_line(e))
-                return
-        row.update(status="done", frames=f"{self.done}/{self.clip.count}")
+                return self.failed(row, one_line(f"could not write the video: {e}"))
+            if error is not None:
+                why = one_line(f"could not write the video ({error.strerror or error})")
+                row.update(output=str(path))
+                return self.failed(row, f"{why}; saved as {path}")
+        row.update(status="done")
+
+    def failed(self, row, error):
+        row.update(status="failed", error=error)
+        say(f"{self.job.name}: {error}")
 
 
 def paint_frame(frame, earlier, video, job, net, stop):
@@ -296,7 +314,10 @@ class Painting(InFlight):
             return self.fail(k, one_line(f"{type(e).__name__}: {e}"))
         if result["error"] is not None:
             return self.fail(k, f"frame {chain.done + 1}: {result['error']}")
-        chain.painted(result["image"])
+        try:
+            chain.painted(result["image"])
+        except OSError as e:  # the disk full: the frames before it are kept for a rerun
+            return self.fail(k, one_line(f"could not write frame {chain.done + 1}: {e}"))
         chain.seconds += result["seconds"]
         row.update(frames=f"{chain.done}/{chain.clip.count}", seconds=round(chain.seconds, 1))
         self.bar.update()

@@ -7,6 +7,7 @@ clean point (the frames written are kept; a rerun resumes at the next one).
 """
 
 import sys
+import tempfile
 from pathlib import Path
 
 from ..app.options import PROG, UsageError, build_parser, friendly_errors, options, parse_args
@@ -23,7 +24,7 @@ def build_video_parser():
     p = build_parser()
     p.prog, p.description = NAME, __doc__.splitlines()[0].split(": ", 1)[1]
     helps = {
-        "content": "the clip: a video file, a folder of frames (sorted by name) or a glob",
+        "content": "the clip: a video file, a folder of frames (natural order), a glob, an image",
         "output": "a video (.mp4, .mov, .mkv, .gif), or a folder: the frames only",
         "iterations": "L-BFGS iterations of the first frame (default: 100 CPU, 500 GPU)",
     }
@@ -39,7 +40,7 @@ def build_video_parser():
       " x H x W)")  # fmt: skip
     a("--later-iterations", type=int, help="of each frame after the first (default: half of "
       "--iterations; mode independent: --iterations)")  # fmt: skip
-    a("--flow", choices=["ultrafast", "fast", "medium"], default=DIS_PRESET, help="DIS preset")
+    a("--flow", choices=["ultrafast", "fast", "medium"], help=f"DIS preset (default: {DIS_PRESET})")
     a("--long-term", type=int, nargs="+", metavar="J", help="the earlier frames each frame is "
       "held to, counted back (default: 1, the short-term loss; the paper's long-term: 1 10 20 "
       "40): what an occlusion uncovers comes back as it was painted")  # fmt: skip
@@ -64,21 +65,27 @@ def require_video_extra(files=True):
 
 
 def video_files(args):
-    """True if the run reads a video file or writes one that is not a GIF (PyAV's work)."""
+    """True if the run reads a video file or writes one that is not a GIF (PyAV's work); a path
+    that cannot even be looked at is left to the check that reads it (open_clip's one line)."""
     from .clip import IMAGE_SUFFIXES
 
-    content = Path(args.content or "").expanduser()
-    read = content.is_file() and content.suffix.lower() not in IMAGE_SUFFIXES
-    suffix = Path(args.output).suffix.lower()
-    return read or (suffix not in ("", ".gif") and not Path(args.output).is_dir())
+    try:
+        content = Path(args.content or "").expanduser()
+        read = content.is_file() and content.suffix.lower() not in IMAGE_SUFFIXES
+        output = Path(args.output)
+        write = output.suffix.lower() not in ("", ".gif") and not output.is_dir()
+    except OSError:
+        return False
+    return read or write
 
 
 def run(args, stop):
     """Check everything, paint the frames (those finished before are kept), encode."""
-    from ..app.files import load_image
+    from ..app.api import load_network
+    from ..backend import get_backend
     from .clip import open_clip
     from .encode import complete
-    from .run import finished_count, run_key, stylize_video
+    from .run import run_key
 
     require_video_extra(video_files(args))
     content, styles, settings, loss, masks = options(args)
@@ -86,31 +93,80 @@ def run(args, stop):
         raise UsageError("--content is required: a video file, a folder of frames or a glob")
     clip = open_clip(args.content)
     settings, video = check_run(args, settings, loss, styles)
-    for style in styles:  # a batch leaves this to the job, so that it fails that job alone
-        load_image(style)
+    check_frames(clip, styles, settings, loss, masks)
+    net = load_network(settings, get_backend(settings.backend))  # the weights checked too
     output, folder = plan_outputs(args, clip)
     key = run_key(clip, styles, settings, loss, video, masks)
-    bar = frame_bar(clip.count, finished_count(clip, folder, key))
-    on_frame = lambda k, path, result: result is not None and bar.update()  # noqa: E731
-    paths = stylize_video(clip, styles, folder, settings, loss, video, stop=stop, masks=masks,
-                          style_paths=styles, on_frame=on_frame)  # fmt: skip
+    given = dict(net=net, stop=stop, masks=masks, style_paths=styles)
+    paths, code = paint(clip, styles, folder, settings, loss, video, key, given)
+    if paths is not None and output is not None and not complete(output, key):
+        code = encode(output, paths, clip, stop, key, folder)  # not complete from a run before
+    if paths is not None and code == 0:
+        print(f"{NAME}: saved {output or folder} ({clip.count} frames)", file=sys.stderr)
+    return exit_code(stop.signum) if stop.signum is not None else code
+
+
+def paint(clip, styles, folder, settings, loss, video, key, given):
+    """stylize_video with a bar of the frames: (their paths, 0), or (None, the exit code) when
+    a signal stopped it or a frame could not be written. given: stylize_video's keywords."""
+    from .run import finished_count, stylize_video
+
+    done = [finished_count(clip, folder, key)]  # the frames on disk, from the first
+    bar = frame_bar(clip.count, done[0])
+
+    def on_frame(k, path, result):
+        done.append(k + 1)
+        if result is not None:  # painted now, not kept from a run before
+            bar.update()
+
+    try:
+        paths = stylize_video(clip, styles, folder, settings, loss, video, on_frame=on_frame,
+                              **given)  # fmt: skip
+    except OSError as e:  # a frame that cannot be written: the disk full, the folder gone
+        bar.close()
+        return None, say_kept(f"could not write frame {done[-1] + 1} ({reason(e)})", folder,
+                              done[-1])  # fmt: skip
     bar.close()
     if paths is None:
         print(f"{NAME}: interrupted; the frames finished are in {folder}", file=sys.stderr)
-        return exit_code(stop.signum) if stop.signum is not None else 1
-    if output is not None and not complete(output, key):  # complete: from a run before
-        encode(output, paths, clip, stop, key)
-    print(f"{NAME}: saved {output or folder} ({clip.count} frames)", file=sys.stderr)
-    return exit_code(stop.signum) if stop.signum is not None else 0
+        return None, 1
+    return paths, 0
+
+
+def reason(error):
+    return error.strerror or str(error)
+
+
+def say_kept(what, folder, count):
+    """A write that failed, and what is safe: the frames written (a rerun resumes after them).
+    The exit code, 1: the input was fine, the machine let the run down."""
+    kept = f"the {count} frames finished are in {folder}" if count else "no frame was finished"
+    print(f"{NAME}: error: {what}; {kept}: make room and rerun to resume", file=sys.stderr)
+    return 1
+
+
+def check_frames(clip, styles, settings, loss, masks):
+    """Every input as the image command checks it (app.api.check: the styles, the masks, the
+    start, the size against the layers, the memory), at the size the frames are painted:
+    before any work, where a frame's own run would say it after the first frames."""
+    from ..app.api import check
+    from .clip import frames
+
+    first = frames(clip)
+    try:
+        check(next(first), styles, settings, loss, masks)
+    finally:
+        first.close()
 
 
 def check_run(args, settings, loss, styles):
     """(Settings with the backend's defaults, VideoOptions), the options checked as a single run
     checks them (the style images aside), and what only a video needs: one scale, counts and
-    weights that can work."""
+    weights that can work, and no option that does nothing in the mode asked for."""
     import math
 
     from ..app.inputs import check_loss, check_settings
+    from .flow import DIS_PRESET
     from .run import VideoOptions, video_defaults
 
     settings = video_defaults(settings)
@@ -121,14 +177,33 @@ def check_run(args, settings, loss, styles):
             raise UsageError(f"{flag} is for a single image; a video keeps every frame it paints")
     if settings.scales > 1 and args.mode != "independent":
         raise UsageError("--scales: a video runs at one scale (each frame starts from the last)")
+    check_mode(args)
     if args.later_iterations is not None and args.later_iterations < 1:
         raise UsageError(f"--later-iterations must be >= 1, got {args.later_iterations}")
     weight = args.temporal_weight
     if weight is not None and not (0 <= weight < math.inf):
         raise UsageError(f"--temporal-weight must be >= 0 and finite, got {weight}")
     earlier = long_term(args.long_term)
-    video = VideoOptions(args.mode, weight, args.later_iterations, args.flow, earlier)
+    flow = args.flow or DIS_PRESET
+    video = VideoOptions(args.mode, weight, args.later_iterations, flow, earlier)
     return settings, video
+
+
+MODE_OPTIONS = {  # what each option needs: independent paints each frame alone, warped starts
+    "--later-iterations": ("warped", "temporal"),  # each from the last but holds it to nothing
+    "--flow": ("warped", "temporal"),
+    "--temporal-weight": ("temporal",),
+    "--long-term": ("temporal",),
+}
+
+
+def check_mode(args):
+    """An option given that does nothing in --mode is a mistake to say, not to ignore."""
+    for flag, modes in MODE_OPTIONS.items():
+        given = getattr(args, flag[2:].replace("-", "_")) is not None
+        if given and args.mode not in modes:
+            raise UsageError(f"{flag} does nothing in --mode {args.mode} (only in "
+                             f"{' and '.join(modes)})")  # fmt: skip
 
 
 def long_term(given):
@@ -143,8 +218,12 @@ def long_term(given):
 
 def plan_outputs(args, clip):
     """(the video to write or None, the frames' folder), checked before any work."""
-    output = Path(args.output).expanduser().absolute()
-    video = None if output.is_dir() or not output.suffix else output
+    from ..app.outputs import OutputError
+    from ..app.probes import probing
+
+    with probing(OutputError, f"--output {args.output}"):  # absolute() asks for the cwd
+        output = Path(args.output).expanduser().absolute()
+        video = None if output.is_dir() or not output.suffix else output
     folder = Path(args.frames).expanduser().absolute() if args.frames else output
     if video is not None and not args.frames:
         folder = output.with_name(f"{output.stem}_frames")
@@ -156,27 +235,67 @@ def plan_outputs(args, clip):
 
 def check_targets(video, folder, clip, inputs, overwrite):
     """Nothing that is an input (the clip's files, `inputs`), nor a file minimal-nst did not
-    make (unless overwrite), is to be replaced; the frames' folder is made."""
+    make (unless overwrite), is to be replaced; the frames get a folder of their own, made here,
+    and the video a folder that takes files. Every problem a one-line OutputError."""
     from ..app.outputs import OutputError, check_outputs
-    from .encode import cannot_encode, marked_video
+    from ..app.probes import probing
+    from .encode import cannot_encode
     from .run import frame_path
 
     problem = video and cannot_encode(video)
     if problem:
         raise OutputError(f"--output {video.name}: {problem}")
+    inputs = [clip.video, *clip.images, *inputs]
+    inputs = {Path(p).expanduser().resolve() for p in inputs if isinstance(p, (str, Path))}
+    with probing(OutputError, f"--frames {folder}"):
+        check_folder(folder, clip)
+    if video is not None:
+        with probing(OutputError, f"--output {video}"):
+            check_video(video, folder, inputs, overwrite)
+    beside = video is not None and video.parent == folder.parent  # made with the frames' folder
+    if video is not None and (video.parent.is_dir() or not beside):
+        with probing(OutputError, f"cannot write to {video.parent}"):
+            tempfile.TemporaryFile(dir=video.parent).close()
+    with probing(OutputError, f"--frames {folder}"):
+        folder.mkdir(parents=True, exist_ok=True)
+    check_outputs([frame_path(folder, k) for k in range(clip.count)], inputs, overwrite)
+
+
+def check_folder(folder, clip):
+    """The frames' folder: not a file, not the clip's own, and empty or holding frames only (so
+    that `--output .` does not scatter frames among a user's files)."""
+    from ..app.outputs import OutputError
+    from .run import FRAME_NAME
+
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--frames {folder}: a file, not a folder")
     if any(p.parent.resolve() == folder.resolve() for p in clip.images):
         raise OutputError(f"the frames would go into the clip's own folder, {folder}; refusing")
-    inputs = [clip.video, *clip.images, *inputs]
-    inputs = {Path(p).expanduser().resolve() for p in inputs if isinstance(p, (str, Path))}
-    if video is not None and video.resolve() in inputs:
+    others = [p.name for p in folder.iterdir() if not FRAME_NAME.fullmatch(p.name)] if (
+        folder.is_dir()) else []  # fmt: skip
+    if others:
+        raise OutputError(f"the frames would go into {folder}, which holds other files "
+                          f"({others[0]}, ...); name a new folder, or a video")  # fmt: skip
+
+
+def check_video(video, folder, inputs, overwrite):
+    """The video: not an input, not the frames' folder, not someone else's file (unless
+    overwrite), and replaceable if it is there (found now, not after every frame is painted).
+    A name too long for its folder fails the first look at it (the caller's probing)."""
+    import os
+
+    from ..app.outputs import OutputError
+    from .encode import marked_video
+
+    if video.resolve() in inputs:
         raise OutputError(f"the run would write {video}, which is one of its inputs; refusing")
-    if video is not None and video.exists() and not (overwrite or marked_video(video)):
+    if video.is_dir() or video == folder:
+        raise OutputError(f"the run would write {video}, which is a directory (or --frames)")
+    if video.exists() and not (overwrite or marked_video(video)):
         raise OutputError(f"{video} exists and was not made by minimal-nst; choose another "
                           "--output or pass --overwrite")  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    check_outputs([frame_path(folder, k) for k in range(clip.count)], inputs, overwrite)
+    if video.exists() and not os.access(video, os.W_OK):  # an immutable file (chattr +i)
+        raise OutputError(f"{video} exists and cannot be replaced (not writable)")
 
 
 def frame_bar(total, done):
@@ -186,13 +305,31 @@ def frame_bar(total, done):
     return tqdm(total=total, initial=done, unit="frame", file=sys.stderr, dynamic_ncols=True)
 
 
-def encode(output, paths, clip, stop, key):
+def encode(output, paths, clip, stop, key, folder):
     """The frames as a video at the clip's rate, its sound copied, marked with the run's key;
-    a signal now waits for it."""
-    from ..app.files import load_image
-    from .encode import write_video
+    a signal now waits for it. Where `output` cannot be written, beside it or in the temp folder
+    (outputs.write_rescued), and the user told where. Returns the exit code."""
+    from ..app.outputs import write_rescued
 
     if stop is not None:
         stop.finish = True
+    try:
+        path, error = write_rescued(output, lambda p: write_frames(p, paths, clip, key),
+                                    output.suffix)  # fmt: skip
+    except OSError as e:
+        return say_kept(f"could not write {output} ({reason(e)}), nor anywhere else", folder,
+                        len(paths))  # fmt: skip
+    if error is not None:
+        print(f"{NAME}: error: could not write {output} ({reason(error)}); saved it as {path}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def write_frames(path, paths, clip, key):
+    """The frame files `paths` encoded into `path` (video.encode.write_video)."""
+    from ..app.files import load_image
+    from .encode import write_video
+
     frames = (load_image(p) for p in paths)
-    write_video(output, frames, clip.fps, clip.video if clip.audio else None, key)
+    write_video(path, frames, clip.fps, clip.video if clip.audio else None, key)

@@ -9,6 +9,7 @@ written, from the earlier frames as read from their files, as an unstopped run d
 """
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def video_defaults(s):
     """with_defaults for a clip: one scale unless asked (each frame starts from the last, at the
     size painted), where a single image's default may be coarse to fine."""
     return with_defaults(s if s.scales is not None else dataclasses.replace(s, scales=1))
+
+
+FRAME_NAME = re.compile(r"frame_\d{5,}\.png|\.minimal-nst-.*\.part")  # ours, in a frames folder
 
 
 def frame_path(folder, k):
