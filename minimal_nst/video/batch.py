@@ -236,7 +236,7 @@ class Chain:
         """Every frame painted: the video (unless it is complete), marked with the key; where it
         cannot be written, beside it or in the temp folder (the job failed, its work kept)."""
         from ..app.outputs import write_rescued
-        from .cli import write_frames
+        from .cli import reason, write_frames
 
         if self.frames is not None:
             self.frames.close()  # and with it the clip's file
@@ -249,7 +249,7 @@ class Chain:
             except OSError as e:
                 return self.failed(row, one_line(f"could not write the video: {e}"))
             if error is not None:
-                why = one_line(f"could not write the video ({error.strerror or error})")
+                why = one_line(f"could not write the video ({reason(error)})")
                 row.update(output=str(path))
                 return self.failed(row, f"{why}; saved as {path}")
         row.update(status="done")

@@ -6,6 +6,7 @@ Bad input is one line and exit code 2 before any work; Ctrl-C, SIGTERM and SIGHU
 clean point (the frames written are kept; a rerun resumes at the next one).
 """
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -111,11 +112,12 @@ def paint(clip, styles, folder, settings, loss, video, key, given):
     a signal stopped it or a frame could not be written. given: stylize_video's keywords."""
     from .run import finished_count, stylize_video
 
-    done = [finished_count(clip, folder, key)]  # the frames on disk, from the first
-    bar = frame_bar(clip.count, done[0])
+    done = finished_count(clip, folder, key)  # the frames on disk, from the first
+    bar = frame_bar(clip.count, done)
 
     def on_frame(k, path, result):
-        done.append(k + 1)
+        nonlocal done
+        done = k + 1
         if result is not None:  # painted now, not kept from a run before
             bar.update()
 
@@ -124,8 +126,7 @@ def paint(clip, styles, folder, settings, loss, video, key, given):
                               **given)  # fmt: skip
     except OSError as e:  # a frame that cannot be written: the disk full, the folder gone
         bar.close()
-        return None, say_kept(f"could not write frame {done[-1] + 1} ({reason(e)})", folder,
-                              done[-1])  # fmt: skip
+        return None, say_kept(f"could not write frame {done + 1} ({reason(e)})", folder, done)
     bar.close()
     if paths is None:
         print(f"{NAME}: interrupted; the frames finished are in {folder}", file=sys.stderr)
@@ -134,6 +135,7 @@ def paint(clip, styles, folder, settings, loss, video, key, given):
 
 
 def reason(error):
+    """An OSError in a few words: its strerror ("No space left on device"), else its text."""
     return error.strerror or str(error)
 
 
@@ -265,14 +267,14 @@ def check_folder(folder, clip):
     """The frames' folder: not a file, not the clip's own, and empty or holding frames only (so
     that `--output .` does not scatter frames among a user's files)."""
     from ..app.outputs import OutputError
-    from .run import FRAME_NAME
+    from .run import FRAMES_FOLDER_HOLDS
 
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--frames {folder}: a file, not a folder")
     if any(p.parent.resolve() == folder.resolve() for p in clip.images):
         raise OutputError(f"the frames would go into the clip's own folder, {folder}; refusing")
-    others = [p.name for p in folder.iterdir() if not FRAME_NAME.fullmatch(p.name)] if (
-        folder.is_dir()) else []  # fmt: skip
+    found = folder.iterdir() if folder.is_dir() else ()
+    others = [p.name for p in found if not FRAMES_FOLDER_HOLDS.fullmatch(p.name)]
     if others:
         raise OutputError(f"the frames would go into {folder}, which holds other files "
                           f"({others[0]}, ...); name a new folder, or a video")  # fmt: skip
@@ -282,8 +284,6 @@ def check_video(video, folder, inputs, overwrite):
     """The video: not an input, not the frames' folder, not someone else's file (unless
     overwrite), and replaceable if it is there (found now, not after every frame is painted).
     A name too long for its folder fails the first look at it (the caller's probing)."""
-    import os
-
     from ..app.outputs import OutputError
     from .encode import marked_video
 

@@ -67,7 +67,8 @@ def video_defaults(s):
     return with_defaults(s if s.scales is not None else dataclasses.replace(s, scales=1))
 
 
-FRAME_NAME = re.compile(r"frame_\d{5,}\.png|\.minimal-nst-.*\.part")  # ours, in a frames folder
+# What a frames folder may hold: our frames, and our temporary file while one is written.
+FRAMES_FOLDER_HOLDS = re.compile(r"frame_\d{5,}\.png|\.minimal-nst-.*\.part")
 
 
 def frame_path(folder, k):
